@@ -1,0 +1,228 @@
+"""Bank services: import (idempotent upsert by slug), export, listing, retiring, statistics.
+
+Every function takes the caller's session, so a whole import is one transaction: a file that
+fails validation or a near-duplicate question leaves the bank exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bank.files import BUILTIN_DIR, BankFileError, bank_paths, load_bank_file
+from bank.models import Family, Question
+from bank.schema import BankFile, QuestionSpec, Status
+
+NEAR_DUPLICATE_RATIO = 0.9
+
+
+class BankError(Exception):
+    """A bank operation that cannot go ahead; the message is fit to show a user."""
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected"
+        )
+
+
+SPEC_FIELDS = tuple(name for name in QuestionSpec.model_fields if name != "slug")
+
+
+def spec_fields(spec: QuestionSpec) -> dict[str, object]:
+    """The column values a question spec stores: every field but the slug, as JSON-ready data."""
+    return spec.model_dump(mode="json", exclude={"slug"})
+
+
+def question_spec(question: Question) -> QuestionSpec:
+    return QuestionSpec.model_validate(
+        {"slug": question.slug, **{name: getattr(question, name) for name in SPEC_FIELDS}}
+    )
+
+
+def _near_duplicate(spec: QuestionSpec, others: Sequence[Question]) -> Question | None:
+    text = f"{spec.title}\n{spec.prompt}".casefold()
+    for other in others:
+        if other.slug == spec.slug:
+            continue
+        matcher = SequenceMatcher(None, text, f"{other.title}\n{other.prompt}".casefold())
+        if (
+            matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
+            and matcher.ratio() >= NEAR_DUPLICATE_RATIO
+        ):
+            return other
+    return None
+
+
+def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
+    """Upsert every question by slug. Near-duplicates of another slug are rejected, not added."""
+    report = ImportReport()
+    slugs = Counter(q.slug for bank in banks for q in bank.questions)
+    repeated = sorted(slug for slug, count in slugs.items() if count > 1)
+    if repeated:
+        raise BankError(f"slug used more than once across the files: {', '.join(repeated)}")
+    families = {f.slug: f for f in session.scalars(select(Family))}
+    existing = {q.slug: q for q in session.scalars(select(Question))}
+    for bank in banks:
+        family = families.get(bank.family)
+        if family is None:
+            family = Family(slug=bank.family, name=bank.name, aliases=list(bank.aliases))
+            session.add(family)
+            session.flush()
+            families[bank.family] = family
+        else:
+            family.name, family.aliases = bank.name, list(bank.aliases)
+        for spec in bank.questions:
+            twin = _near_duplicate(spec, list(existing.values()))
+            if twin is not None:
+                report.rejected.append(f"{spec.slug}: nearly the same as existing {twin.slug!r}")
+                continue
+            values = spec_fields(spec)
+            question = existing.get(spec.slug)
+            if question is None:
+                question = Question(slug=spec.slug, family_id=family.id, **values)
+                session.add(question)
+                existing[spec.slug] = question
+                report.added.append(spec.slug)
+            elif question.family_id == family.id and all(
+                getattr(question, k) == v for k, v in values.items()
+            ):
+                report.unchanged.append(spec.slug)
+            else:
+                question.family_id = family.id
+                for key, value in values.items():
+                    setattr(question, key, value)
+                report.updated.append(spec.slug)
+    session.flush()
+    return report
+
+
+def load_files(path: Path) -> list[BankFile]:
+    """Parse every bank file under `path`; all files are checked before any error is raised."""
+    if not path.exists():
+        raise BankError(f"{path}: no such file or directory")
+    paths = bank_paths(path)
+    if not paths:
+        raise BankError(f"{path}: no .yaml bank files found")
+    banks, problems = [], []
+    for bank_path in paths:
+        try:
+            banks.append(load_bank_file(bank_path).bank)
+        except BankFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise BankError("\n".join(problems))
+    return banks
+
+
+def ensure_builtin_bank(session: Session) -> ImportReport | None:
+    """Load the shipped bank into an empty database; a bank that has questions is left alone."""
+    if session.scalar(select(func.count()).select_from(Question)):
+        return None
+    return import_banks(session, load_files(BUILTIN_DIR))
+
+
+def export_banks(session: Session) -> list[BankFile]:
+    banks = []
+    for family in session.scalars(select(Family).order_by(Family.slug)):
+        questions = session.scalars(
+            select(Question).where(Question.family_id == family.id).order_by(Question.slug)
+        ).all()
+        if questions:
+            banks.append(
+                BankFile(
+                    family=family.slug,
+                    name=family.name,
+                    aliases=list(family.aliases),
+                    questions=[question_spec(q) for q in questions],
+                )
+            )
+    return banks
+
+
+def get_question(session: Session, slug: str) -> Question:
+    question = session.scalar(select(Question).where(Question.slug == slug.strip().lower()))
+    if question is None:
+        raise BankError(f"no question with slug {slug!r} (try `bank list`)")
+    return question
+
+
+def list_questions(
+    session: Session, family: str | None = None, level: str | None = None
+) -> list[tuple[Question, Family]]:
+    query = (
+        select(Question, Family)
+        .join(Family, Question.family_id == Family.id)
+        .where(Question.status == Status.ACTIVE.value)
+        .order_by(Family.slug, Question.level, Question.slug)
+    )
+    if family:
+        query = query.where(Family.slug == family)
+    if level:
+        query = query.where(Question.level == level.upper())
+    return [(q, f) for q, f in session.execute(query).tuples()]
+
+
+def retire_question(session: Session, slug: str) -> Question:
+    question = get_question(session, slug)
+    question.status = Status.RETIRED.value
+    return question
+
+
+@dataclass(frozen=True)
+class BankStats:
+    by_family: dict[str, int]
+    by_level: dict[str, int]
+    active: int
+    retired: int
+    most_drawn: list[tuple[str, int]]
+
+
+def bank_stats(session: Session) -> BankStats:
+    active = Question.status == Status.ACTIVE.value
+    by_family = dict(
+        session.execute(
+            select(Family.slug, func.count(Question.id))
+            .join(Question, Question.family_id == Family.id)
+            .where(active)
+            .group_by(Family.slug)
+            .order_by(Family.slug)
+        )
+        .tuples()
+        .all()
+    )
+    by_level = dict(
+        session.execute(
+            select(Question.level, func.count())
+            .where(active)
+            .group_by(Question.level)
+            .order_by(Question.level)
+        )
+        .tuples()
+        .all()
+    )
+    total = session.scalar(select(func.count()).select_from(Question)) or 0
+    most_drawn = list(
+        session.execute(
+            select(Question.slug, Question.times_drawn)
+            .where(Question.times_drawn > 0)
+            .order_by(Question.times_drawn.desc(), Question.slug)
+            .limit(10)
+        ).tuples()
+    )
+    count = sum(by_family.values())
+    return BankStats(by_family, by_level, count, total - count, most_drawn)

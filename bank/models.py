@@ -1,0 +1,206 @@
+"""Tables for the bank and for the community it serves (DESIGN.md §4).
+
+They live in the bottom layer because every layer above reads them: the scoring layer needs
+members and mocks, the bot needs all of it. Behaviour lives in services, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bank.orm import Base, utcnow
+
+JsonDict = dict[str, Any]
+
+
+class Family(Base):
+    __tablename__ = "families"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (
+        CheckConstraint("status in ('active', 'retired')", name="status"),
+        Index("ix_questions_family_status", "family_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(2))
+    difficulty: Mapped[str] = mapped_column(String(10))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    baseline: Mapped[str] = mapped_column(Text)
+    guide: Mapped[JsonDict] = mapped_column(JSON)
+    follow_ups: Mapped[list[str]] = mapped_column(JSON)
+    strong_signals: Mapped[JsonDict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    times_drawn: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    family: Mapped[Family] = relationship(lazy="joined")
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    admin_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rubric: Mapped[JsonDict | None] = mapped_column(JSON)
+    next_mock_number: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Channel(Base):
+    """A chat channel; `next_daily_at` is derived from the schedule so the due-scan is one index."""
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id"),
+        Index("ix_channels_due", "daily_enabled", "next_daily_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    daily_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_time: Mapped[time | None] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    days: Mapped[str] = mapped_column(String(40), default="mon,tue,wed,thu,fri")
+    level_min: Mapped[str | None] = mapped_column(String(2))
+    level_max: Mapped[str | None] = mapped_column(String(2))
+    next_daily_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DailyPrompt(Base):
+    __tablename__ = "daily_prompts"
+    __table_args__ = (UniqueConstraint("channel_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    thread_external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    posted_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DailyAnswer(Base):
+    __tablename__ = "daily_answers"
+    __table_args__ = (UniqueConstraint("prompt_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("daily_prompts.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Interview(Base):
+    """A mock interview; phase timing lives in `interview_phases`, one row per phase entered."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        CheckConstraint("status in ('running', 'paused', 'ended')", name="status"),
+        Index("ix_interviews_candidate_status", "candidate_id", "status"),
+        Index("ix_interviews_status_deadline", "status", "phase_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    thread_external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(10), default="standard")
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    phase_index: Mapped[int] = mapped_column(Integer, default=0)
+    phase_deadline: Mapped[datetime | None] = mapped_column()
+    paused_remaining_seconds: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InterviewPhase(Base):
+    """Per phase: when it ran, how long it was given, and which reminders went out (once each)."""
+
+    __tablename__ = "interview_phases"
+    __table_args__ = (UniqueConstraint("interview_id", "phase_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    phase_index: Mapped[int] = mapped_column(Integer)
+    budget_seconds: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    warning_sent_at: Mapped[datetime | None] = mapped_column()
+    timeup_sent_at: Mapped[datetime | None] = mapped_column()
+    message_external_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class InterviewParticipant(Base):
+    __tablename__ = "interview_participants"
+    __table_args__ = (UniqueConstraint("interview_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="interviewer")
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Platform event ids already handled: a retried or double-sent event is dropped here."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

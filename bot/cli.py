@@ -1,0 +1,261 @@
+"""The `dojo` command. Every subcommand turns failures into one readable line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from bank.catalog import (
+    BankError,
+    bank_stats,
+    export_banks,
+    get_question,
+    import_banks,
+    list_questions,
+    load_files,
+    question_spec,
+    retire_question,
+)
+from bank.db import Database
+from bank.files import dump_bank_file, write_bank_files
+from bank.schema import BankFile
+from bot import migrate
+from bot.app import configure_logging, open_database
+from bot.config import ConfigError, Platform, Settings, load_settings
+
+app = typer.Typer(
+    help="mlsd-dojo: ML system design interview practice in your team chat.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+bank_app = typer.Typer(help="The question bank.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(bank_app, name="bank")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    configure_logging(settings)
+    return settings
+
+
+def _database(upgrade: bool = True) -> Database:
+    return open_database(_settings(), upgrade=upgrade)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mlsd-dojo {version('mlsd-dojo')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """mlsd-dojo: ML system design interview practice in your team chat."""
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the schema (default: to head) and load the built-in bank into an empty database."""
+    db = _database(upgrade=False)
+    migrate.upgrade(db, revision)
+    if revision == "head":
+        db.dispose()
+        db = _database()
+    out.print(f"schema at {migrate.current_revision(db)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. -1 or base.")]) -> None:
+    """Migrate the schema down to REVISION."""
+    db = _database(upgrade=False)
+    migrate.downgrade(db, revision)
+    out.print(f"schema at {migrate.current_revision(db) or 'base (empty)'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and whether it is at head."""
+    db = _database(upgrade=False)
+    current, head = migrate.current_revision(db), migrate.head_revision(db)
+    out.print(
+        f"{current or 'base (empty)'}" + (" (head)" if current == head else f" (head is {head})")
+    )
+
+
+@app.command()
+def doctor() -> None:
+    """Check the set-up: database reachable, schema at head, which tokens are set."""
+    settings = _settings()
+    db = Database(settings.database_url)
+    out.print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+    try:
+        current, head = migrate.current_revision(db), migrate.head_revision(db)
+    except OperationalError as exc:
+        raise fail(f"database not reachable: {str(exc.orig).strip().splitlines()[0]}") from None
+    out.print("database reachable: yes")
+    state = (
+        "yes"
+        if current == head
+        else f"no (at {current or 'base'}, head is {head}; run `dojo db upgrade`)"
+    )
+    out.print(f"schema at head: {state}")
+    for name, present in settings.token_report().items():
+        out.print(f"{name}: {'set' if present else 'not set'}")
+    out.print(f"platform for `dojo run`: {settings.default_platform()}")
+
+
+@app.command()
+def run(
+    platform: Annotated[
+        Platform | None, typer.Option(help="Default: from the tokens present.")
+    ] = None,
+    admins: Annotated[
+        str | None, typer.Option(help="Console: comma-separated admin names.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Console: clock speed-up for demos.")] = 1.0,
+) -> None:
+    """Start the bot (no tokens: a local console channel on this terminal)."""
+    settings = _settings()
+    chosen = platform or settings.default_platform()
+    db = open_database(settings)
+    if chosen != "console":
+        raise fail(f"the {chosen} adapter is not available in this version; use --platform console")
+    from bot.adapters.console import run_console
+
+    run_console(db, admins=admins.split(",") if admins else None, speed=speed)
+
+
+@bank_app.command("import")
+def bank_import(
+    target: Annotated[Path, typer.Argument(help="A bank file or a directory of them.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only, change nothing.")
+    ] = False,
+) -> None:
+    """Add or update questions from YAML bank files (by slug; safe to repeat)."""
+    db = _database()
+    try:
+        banks = load_files(target)
+        with db.sessions() as session:
+            report = import_banks(session, banks)
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+    except BankError as exc:
+        raise fail(f"nothing imported:\n{exc}") from None
+    for line in report.rejected:
+        out.print(f"rejected {line}")
+    out.print(("would import: " if dry_run else "imported: ") + report.summary())
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@bank_app.command("export")
+def bank_export(directory: Annotated[Path, typer.Argument()] = Path("bank-export")) -> None:
+    """Write the bank as YAML files, one per family, that import back to the same bank."""
+    with _database().unit_of_work() as session:
+        paths = write_bank_files(export_banks(session), directory)
+    out.print(f"wrote {len(paths)} files to {directory}")
+
+
+@bank_app.command("list")
+def bank_list(
+    family: Annotated[str | None, typer.Option(help="Only this family.")] = None,
+    level: Annotated[str | None, typer.Option(help="Only this level (L3–L6).")] = None,
+) -> None:
+    """List the active questions."""
+    table = Table("slug", "family", "level", "difficulty", "title")
+    with _database().unit_of_work() as session:
+        rows = list_questions(session, family, level)
+        for question, fam in rows:
+            table.add_row(
+                question.slug, fam.slug, question.level, question.difficulty, question.title
+            )
+    out.print(table)
+    out.print(f"{len(rows)} questions")
+
+
+@bank_app.command("show")
+def bank_show(slug: str) -> None:
+    """Print one question in full, as bank-file YAML."""
+    with _database().unit_of_work() as session:
+        try:
+            question = get_question(session, slug)
+        except BankError as exc:
+            raise fail(str(exc)) from None
+        bank = BankFile(
+            family=question.family.slug,
+            name=question.family.name,
+            questions=[question_spec(question)],
+        )
+    out.print(dump_bank_file(bank), markup=False)
+
+
+@bank_app.command("retire")
+def bank_retire(slug: str) -> None:
+    """Stop drawing a question (its history stays)."""
+    try:
+        with _database().unit_of_work() as session:
+            question = retire_question(session, slug)
+    except BankError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"retired {question.slug}")
+
+
+@bank_app.command("stats")
+def bank_stats_cmd() -> None:
+    """Counts by family and level, and the most drawn questions."""
+    with _database().unit_of_work() as session:
+        stats = bank_stats(session)
+    out.print(
+        f"{stats.active} active questions in {len(stats.by_family)} families "
+        f"({stats.retired} retired)"
+    )
+    families = Table("family", "questions")
+    for name, count in stats.by_family.items():
+        families.add_row(name, str(count))
+    out.print(families)
+    out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
+    if stats.most_drawn:
+        out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
+
+
+def main() -> None:
+    """Entry point: known failures become one line on stderr, not a traceback."""
+    try:
+        app()
+    except OperationalError as exc:
+        message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        err.print(f"error: database not reachable: {message}", markup=False)
+        sys.exit(1)
+    except BankError as exc:
+        err.print(f"error: the question bank cannot be loaded:\n{exc}", markup=False)
+        sys.exit(1)

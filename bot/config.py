@@ -1,0 +1,58 @@
+"""All settings of DESIGN.md §6. Secrets are `SecretStr`: they never print, log or reach the DB."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from bank.config import DatabaseSettings
+
+Platform = Literal["console", "slack", "discord"]
+
+
+class Settings(DatabaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError(f"{value!r} is not an http(s) or ws(s) URL")
+        return value
+
+    def default_platform(self) -> Platform:
+        """The platform whose tokens are present; none at all means the local console."""
+        if self.slack_bot_token is not None:
+            return "slack"
+        if self.discord_token is not None:
+            return "discord"
+        return "console"
+
+    def token_report(self) -> dict[str, bool]:
+        """Which secrets are set: names only, never values."""
+        names = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
+        return {name.upper(): getattr(self, name) is not None for name in names}
+
+
+class ConfigError(Exception):
+    """Bad configuration, already phrased as the one line a person should read."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"configuration error: {name}: {message}") from None

@@ -1,0 +1,125 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL for every service test.
+
+PostgreSQL comes from DOJO_TEST_POSTGRES_URL (`.ci/run` starts a throw-away server and sets it).
+Without it the PostgreSQL leg is skipped with a reason, except under CI, where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bank.catalog import ensure_builtin_bank
+from bank.db import Database
+from bank.orm import Base
+from bot import migrate
+
+POSTGRES_URL = os.environ.get("DOJO_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _fresh_postgres_database(admin_url: str) -> tuple[str, str]:
+    name = f"dojo_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return name, url
+
+
+def _drop_postgres_database(admin_url: str, name: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def require_postgres() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail("CI must run the PostgreSQL tests: DOJO_TEST_POSTGRES_URL is not set")
+    pytest.skip("PostgreSQL leg skipped: set DOJO_TEST_POSTGRES_URL (see README) to run it")
+
+
+@pytest.fixture(scope="session")
+def database_url_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Creates empty databases (a SQLite file or a new PostgreSQL database) and drops them after."""
+    created: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("db") / "dojo.db"
+            return f"sqlite:///{path}"
+        admin_url = require_postgres()
+        name, url = _fresh_postgres_database(admin_url)
+        created.append(name)
+        return url
+
+    yield make
+    for name in created:
+        assert POSTGRES_URL
+        _drop_postgres_database(POSTGRES_URL, name)
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url_factory: object) -> Iterator[dict[str, Database]]:
+    cache: dict[str, Database] = {}
+    yield cache
+    for db in cache.values():
+        db.dispose()
+
+
+def _empty_all_tables(db: Database) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as connection:
+        if db.is_postgresql:
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def db(
+    request: pytest.FixtureRequest, _migrated: dict[str, Database], database_url_factory: object
+) -> Iterator[Database]:
+    """An empty database at the migrations' head, on SQLite and on PostgreSQL."""
+    backend: str = request.param
+    if backend not in _migrated:
+        url = database_url_factory(backend)  # type: ignore[operator]
+        database = Database(url)
+        migrate.upgrade(database)
+        _migrated[backend] = database
+    database = _migrated[backend]
+    _empty_all_tables(database)
+    yield database
+
+
+@pytest.fixture
+def bank_db(db: Database) -> Database:
+    """`db` with the built-in question bank loaded."""
+    with db.unit_of_work() as session:
+        ensure_builtin_bank(session)
+    return db
+
+
+@pytest.fixture
+def tmp_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dojo.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend name alone, for tests that build their own databases."""
+    if request.param == "postgresql":
+        require_postgres()
+    return str(request.param)
