@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.exc import OperationalError
 
 from bank.catalog import (
@@ -192,7 +192,8 @@ def bank_list(
     level: Annotated[str | None, typer.Option(help="Only this level (L3–L6).")] = None,
 ) -> None:
     """List the active questions."""
-    table = Table("slug", "family", "level", "difficulty", "title")
+    table = Table("family", "level", "difficulty", "title")
+    table.columns.insert(0, Column("slug", no_wrap=True))
     with _database().unit_of_work() as session:
         rows = list_questions(session, family, level)
         for question, fam in rows:

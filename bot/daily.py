@@ -1,0 +1,176 @@
+"""Daily prompts: schedules, the due-scan, exactly one prompt per channel per local date, answers.
+
+What is due is derived from `channels.next_daily_at`; the unique (channel, local_date) row is the
+claim, so restarts, catch-up after downtime and several workers never post a day twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bank.models import Channel, DailyAnswer, DailyPrompt, Member, Question
+from bank.selection import daily_question_for_channel
+from bank.upsert import insert_ignore
+from bot.calendar import local_date, next_occurrence
+from bot.grammar import WEEKDAYS
+from scoring.ledger import PointKind, award
+
+
+@dataclass(frozen=True)
+class ClaimedPrompt:
+    prompt_id: int
+    channel_external_id: str
+    question: Question
+    previous: Question | None
+
+
+def set_schedule(
+    channel: Channel, at: time, timezone: str | None, days: tuple[str, ...] | None, now: datetime
+) -> None:
+    channel.daily_time = at
+    channel.timezone = timezone or channel.timezone
+    if days is not None:
+        channel.days = ",".join(days)
+    channel.daily_enabled = True
+    channel.next_daily_at = next_occurrence(now, at, channel.timezone, schedule_days(channel))
+
+
+def disable_schedule(channel: Channel) -> None:
+    channel.daily_enabled = False
+    channel.next_daily_at = None
+
+
+def schedule_days(channel: Channel) -> tuple[str, ...]:
+    chosen = set(channel.days.split(","))
+    return tuple(day for day in WEEKDAYS if day in chosen)
+
+
+def describe_schedule(channel: Channel) -> str:
+    if not channel.daily_enabled or channel.daily_time is None:
+        return "no daily question is scheduled here"
+    days = schedule_days(channel)
+    day_text = "every day" if len(days) == 7 else ", ".join(days)
+    return f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}"
+
+
+def due_channel_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    query = (
+        select(Channel.id)
+        .where(Channel.daily_enabled.is_(True), Channel.next_daily_at <= now)
+        .order_by(Channel.next_daily_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _previous_prompt(session: Session, channel_id: int) -> DailyPrompt | None:
+    return session.scalars(
+        select(DailyPrompt)
+        .where(DailyPrompt.channel_id == channel_id)
+        .order_by(DailyPrompt.local_date.desc())
+        .limit(1)
+    ).first()
+
+
+def claim_prompt(
+    session: Session, channel: Channel, now: datetime, seed: str, *, force: bool = False
+) -> ClaimedPrompt | None:
+    """Create today's prompt row for `channel` if it is due (or `force`d) and not yet there.
+
+    A missed occurrence is caught up only while it is still the same local day; either way the
+    channel's next occurrence moves forward. Returns None when nothing is to be posted.
+    """
+    scheduled = channel.next_daily_at
+    if not force:
+        if not channel.daily_enabled or scheduled is None or scheduled > now:
+            return None
+        assert channel.daily_time is not None
+        channel.next_daily_at = next_occurrence(
+            now, channel.daily_time, channel.timezone, schedule_days(channel)
+        )
+        if local_date(scheduled, channel.timezone) != local_date(now, channel.timezone):
+            return None  # the day was missed entirely while the bot was down: never post late
+    today = local_date(now, channel.timezone)
+    previous = _previous_prompt(session, channel.id)
+    question = daily_question_for_channel(
+        session, channel.id, f"{seed}:{channel.id}:{today}", channel.level_min, channel.level_max
+    )
+    if question is None:
+        return None
+    inserted = insert_ignore(
+        session,
+        DailyPrompt,
+        {
+            "channel_id": channel.id,
+            "question_id": question.id,
+            "local_date": today,
+            "created_at": now,
+        },
+        ("channel_id", "local_date"),
+    )
+    if not inserted:
+        return None
+    prompt = session.scalars(
+        select(DailyPrompt).where(
+            DailyPrompt.channel_id == channel.id, DailyPrompt.local_date == today
+        )
+    ).one()
+    question.times_drawn += 1
+    before = session.get(Question, previous.question_id) if previous else None
+    return ClaimedPrompt(prompt.id, channel.external_id, question, before)
+
+
+def mark_posted(session: Session, prompt_id: int, thread_id: str, now: datetime) -> None:
+    prompt = session.get_one(DailyPrompt, prompt_id)
+    prompt.thread_external_id = thread_id
+    prompt.posted_at = now
+
+
+def unposted_prompts(session: Session, today_only: datetime) -> list[ClaimedPrompt]:
+    """Prompts claimed but never confirmed posted (a crash in between): post them now."""
+    rows = session.scalars(select(DailyPrompt).where(DailyPrompt.posted_at.is_(None))).all()
+    claimed = []
+    for prompt in rows:
+        channel = session.get_one(Channel, prompt.channel_id)
+        if prompt.local_date != local_date(today_only, channel.timezone):
+            continue
+        question = session.get_one(Question, prompt.question_id)
+        claimed.append(ClaimedPrompt(prompt.id, channel.external_id, question, None))
+    return claimed
+
+
+def current_prompt(session: Session, channel: Channel) -> DailyPrompt | None:
+    return _previous_prompt(session, channel.id)
+
+
+def record_answer(
+    session: Session, channel: Channel, thread_id: str, member: Member, now: datetime
+) -> bool:
+    """A reply in a daily thread: counted once per member per prompt. True if newly counted."""
+    prompt = session.scalars(
+        select(DailyPrompt).where(
+            DailyPrompt.channel_id == channel.id, DailyPrompt.thread_external_id == thread_id
+        )
+    ).first()
+    if prompt is None:
+        return False
+    new = insert_ignore(
+        session,
+        DailyAnswer,
+        {"prompt_id": prompt.id, "member_id": member.id, "answered_at": now},
+        ("prompt_id", "member_id"),
+    )
+    if new:
+        award(
+            session,
+            channel.workspace_id,
+            member.id,
+            PointKind.DAILY_ANSWER,
+            f"prompt:{prompt.id}",
+            now,
+        )
+    return new

@@ -1,0 +1,389 @@
+"""The `/mlsd` command grammar (DESIGN.md §3), parsed in one place for every platform.
+
+`parse(name, args)` returns one typed request per subcommand or raises `UsageError`, whose text is
+the one-line reason followed by the usage of that subcommand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_ALIASES = {
+    "daily": WEEKDAYS,
+    "everyday": WEEKDAYS,
+    "weekdays": WEEKDAYS[:5],
+    "weekends": WEEKDAYS[5:],
+}
+SIGNALS = ("no-hire", "lean-no", "lean-hire", "hire")
+SIGNAL_ALIASES = {
+    "nohire": "no-hire",
+    "no": "no-hire",
+    "strong-no": "no-hire",
+    "leanno": "lean-no",
+    "lean-no-hire": "lean-no",
+    "leanhire": "lean-hire",
+    "yes": "hire",
+    "strong-hire": "hire",
+}
+PERIODS = ("week", "month", "all")
+MAX_EXTEND_MINUTES = 15
+
+USAGE: dict[str, tuple[str, str]] = {
+    "help": ("/mlsd help [COMMAND]", "show the commands, or the usage of one"),
+    "daily": ("/mlsd daily [now]", "this channel's daily question; `now` (admin) posts a new one"),
+    "schedule": (
+        "/mlsd schedule HH:MM [TZ] [DAYS] | off",
+        "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri",
+    ),
+    "mock": (
+        "/mlsd mock [TOPIC|SLUG] [quick] [@user…]",
+        "start a mock in a new thread: you are the candidate, @users interview",
+    ),
+    "join": ("/mlsd join [#N]", "join a mock as an interviewer"),
+    "next": ("/mlsd next [#N]", "move the mock on to its next phase"),
+    "pause": ("/mlsd pause [#N]", "pause the phase timer"),
+    "resume": ("/mlsd resume [#N]", "resume the phase timer"),
+    "extend": (
+        "/mlsd extend [MIN] [#N]",
+        f"give the current phase more time (default 2, at most {MAX_EXTEND_MINUTES} minutes)",
+    ),
+    "end": ("/mlsd end [#N]", "end the mock now"),
+    "vote": (
+        "/mlsd vote [#N] [S1..S6] [hire|lean-hire|lean-no|no-hire] [comment…]",
+        "score a finished mock: six scores 1–4 in rubric order, or none to open the form",
+    ),
+    "leaderboard": ("/mlsd leaderboard [week|month|all]", "standings in this workspace"),
+    "progress": ("/mlsd progress [@user]", "scores over time, weakest criterion, what to practise"),
+    "bank": (
+        "/mlsd bank list [TOPIC] | show SLUG | add | import | export | retire SLUG | stats",
+        "browse and manage the question bank (add, import, retire: admin)",
+    ),
+}
+
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|([^>]*))?>$|^@([\w.\-]+)$")
+_MOCK_REF = re.compile(r"^#(\d{1,9})$")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class UsageError(Exception):
+    """A bad command: `reason` in one line, plus the usage of the subcommand it was for."""
+
+    def __init__(self, reason: str, command: str | None = None) -> None:
+        self.reason = reason
+        self.command = command
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        if self.command in USAGE:
+            return f"{self.reason}\nUsage: {USAGE[self.command][0]}"
+        return f"{self.reason}\nTry /mlsd help."
+
+
+@dataclass(frozen=True)
+class Mention:
+    user_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Daily:
+    post_now: bool = False
+
+
+@dataclass(frozen=True)
+class Schedule:
+    at: time | None  # None: switch the daily question off
+    timezone: str | None = None
+    days: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StartMock:
+    topic: str | None
+    interviewers: tuple[Mention, ...] = ()
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class MockControl:
+    """join, next, pause, resume, extend and end: one shape, told apart by `verb`."""
+
+    verb: str
+    number: int | None = None
+    minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Vote:
+    number: int | None
+    scores: tuple[int, ...] = ()
+    signal: str | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    period: str = "week"
+
+
+@dataclass(frozen=True)
+class Progress:
+    member: Mention | None = None
+
+
+@dataclass(frozen=True)
+class BankCommand:
+    verb: str  # list, show, add, import, export, retire, stats
+    argument: str | None = None
+
+
+Request = (
+    Help | Daily | Schedule | StartMock | MockControl | Vote | Leaderboard | Progress | BankCommand
+)
+
+
+def parse_mention(token: str) -> Mention | None:
+    match = _MENTION.match(token)
+    if match is None:
+        return None
+    if match.group(3):
+        return Mention(match.group(3), match.group(3))
+    return Mention(match.group(1), match.group(2) or None)
+
+
+def parse_days(token: str) -> tuple[str, ...] | None:
+    """`mon-fri`, `mon,wed,fri`, `daily`, `weekdays`… → weekdays in week order; None if not days."""
+    token = token.lower()
+    if token in DAY_ALIASES:
+        return DAY_ALIASES[token]
+    chosen: set[str] = set()
+    for part in token.split(","):
+        start, dash, end = part.partition("-")
+        if start[:3] not in WEEKDAYS or (dash and end[:3] not in WEEKDAYS):
+            return None
+        first = WEEKDAYS.index(start[:3])
+        last = WEEKDAYS.index(end[:3]) if dash else first
+        span = range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)]
+        chosen.update(WEEKDAYS[i] for i in span)
+    return tuple(day for day in WEEKDAYS if day in chosen)
+
+
+def _mock_ref(token: str, command: str) -> int:
+    match = _MOCK_REF.match(token)
+    if match is None:
+        raise UsageError(f"expected a mock number like #3, got {token!r}", command)
+    return int(match.group(1))
+
+
+def _parse_help(args: list[str]) -> Help:
+    if len(args) > 1:
+        raise UsageError("help takes at most one command name", "help")
+    topic = args[0].lower().lstrip("/") if args else None
+    if topic is not None and topic not in USAGE:
+        raise UsageError(f"there is no command {topic!r}", "help")
+    return Help(topic)
+
+
+def _parse_daily(args: list[str]) -> Daily:
+    if not args:
+        return Daily()
+    if args == ["now"]:
+        return Daily(post_now=True)
+    raise UsageError(f"unexpected {' '.join(args)!r}", "daily")
+
+
+def _parse_schedule(args: list[str]) -> Schedule:
+    if not args:
+        raise UsageError("give a time like 09:00, or `off`", "schedule")
+    if args[0].lower() == "off":
+        if len(args) > 1:
+            raise UsageError("`schedule off` takes nothing else", "schedule")
+        return Schedule(at=None)
+    match = _TIME.match(args[0])
+    if match is None:
+        raise UsageError(f"{args[0]!r} is not a time of day (use HH:MM, 24-hour)", "schedule")
+    timezone: str | None = None
+    days: tuple[str, ...] | None = None
+    for token in args[1:]:
+        parsed_days = parse_days(token)
+        if parsed_days is not None and days is None:
+            days = parsed_days
+        elif timezone is None and parsed_days is None:
+            try:
+                ZoneInfo(token)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise UsageError(
+                    f"unknown time zone or days {token!r} (e.g. Europe/Berlin, mon-fri)", "schedule"
+                ) from None
+            timezone = token
+        else:
+            raise UsageError(f"unexpected {token!r}", "schedule")
+    return Schedule(time(int(match.group(1)), int(match.group(2))), timezone, days)
+
+
+def _parse_mock(args: list[str]) -> StartMock:
+    topic_words: list[str] = []
+    interviewers: list[Mention] = []
+    quick = False
+    for token in args:
+        mention = parse_mention(token)
+        if mention is not None:
+            if mention not in interviewers:
+                interviewers.append(mention)
+        elif token.lower() == "quick":
+            quick = True
+        elif interviewers:
+            raise UsageError(f"put the topic before the @mentions (got {token!r})", "mock")
+        else:
+            topic_words.append(token)
+    topic = " ".join(topic_words) or None
+    if topic is not None and len(topic) > 80:
+        raise UsageError("the topic is too long (80 characters at most)", "mock")
+    return StartMock(topic, tuple(interviewers), quick)
+
+
+def _parse_control(verb: str, args: list[str]) -> MockControl:
+    number: int | None = None
+    minutes: int | None = None
+    for token in args:
+        if token.startswith("#"):
+            if number is not None:
+                raise UsageError("name one mock only", verb)
+            number = _mock_ref(token, verb)
+        elif verb == "extend" and minutes is None and token.isdigit():
+            minutes = int(token)
+            if not 1 <= minutes <= MAX_EXTEND_MINUTES:
+                raise UsageError(f"extend by 1 to {MAX_EXTEND_MINUTES} minutes", verb)
+        else:
+            raise UsageError(f"unexpected {token!r}", verb)
+    return MockControl(verb, number, minutes)
+
+
+_SCORE_TOKEN = re.compile(r"^\d$|^\d{6}$|^\d(?:,\d)+$")
+
+
+def _parse_scores(tokens: list[str]) -> tuple[tuple[int, ...], int]:
+    """Leading score tokens (`3 4 2 3 3 4`, `343234` or `3,4,2,3,3,4`) → scores, tokens used."""
+    scores: list[int] = []
+    used = 0
+    for token in tokens:
+        if _SCORE_TOKEN.match(token) is None:
+            if token.isdigit():
+                raise UsageError(f"{token!r} is not a score: every score must be 1–4", "vote")
+            break
+        scores.extend(int(digit) for digit in token if digit.isdigit())
+        used += 1
+    for position, score in enumerate(scores, start=1):
+        if not 1 <= score <= 4:
+            raise UsageError(f"score {position} is {score}: every score must be 1–4", "vote")
+    return tuple(scores), used
+
+
+def _parse_vote(args: list[str]) -> Vote:
+    number: int | None = None
+    rest = args
+    if rest and rest[0].startswith("#"):
+        number = _mock_ref(rest[0], "vote")
+        rest = rest[1:]
+    scores, used = _parse_scores(rest)
+    rest = rest[used:]
+    signal: str | None = None
+    if rest:
+        candidate = SIGNAL_ALIASES.get(rest[0].lower(), rest[0].lower())
+        if candidate in SIGNALS:
+            signal, rest = candidate, rest[1:]
+    if scores and signal is None:
+        raise UsageError(
+            "add a hire signal after the scores: hire, lean-hire, lean-no or no-hire", "vote"
+        )
+    if not scores and (signal is not None or rest):
+        raise UsageError("give the six scores (1–4) first, or nothing to open the form", "vote")
+    comment = " ".join(rest)
+    if len(comment) > 2000:
+        raise UsageError("the comment is too long (2,000 characters at most)", "vote")
+    return Vote(number, scores, signal, comment)
+
+
+def _parse_leaderboard(args: list[str]) -> Leaderboard:
+    if not args:
+        return Leaderboard()
+    if len(args) == 1 and args[0].lower() in PERIODS:
+        return Leaderboard(args[0].lower())
+    raise UsageError(f"period must be week, month or all (got {' '.join(args)!r})", "leaderboard")
+
+
+def _parse_progress(args: list[str]) -> Progress:
+    if not args:
+        return Progress()
+    mention = parse_mention(args[0]) if len(args) == 1 else None
+    if mention is None:
+        raise UsageError("name one member, like @alice", "progress")
+    return Progress(mention)
+
+
+BANK_VERBS = ("list", "show", "add", "import", "export", "retire", "stats")
+
+
+def _parse_bank(args: list[str]) -> BankCommand:
+    if not args:
+        raise UsageError("say what to do with the bank", "bank")
+    verb, rest = args[0].lower(), args[1:]
+    if verb not in BANK_VERBS:
+        raise UsageError(f"unknown bank command {verb!r}", "bank")
+    if verb in ("show", "retire"):
+        if len(rest) != 1:
+            raise UsageError(f"`bank {verb}` needs one question slug", "bank")
+        return BankCommand(verb, rest[0].lower())
+    if verb == "list":
+        return BankCommand(verb, " ".join(rest) or None)
+    if rest:
+        raise UsageError(f"`bank {verb}` takes no arguments", "bank")
+    return BankCommand(verb)
+
+
+def parse(name: str, args: str) -> Request:
+    """Parse one command; `name` is the subcommand (empty for a bare `/mlsd`)."""
+    name = name.lower().lstrip("/")
+    tokens = args.split()
+    if name in ("", "help"):
+        return _parse_help(tokens)
+    if name == "daily":
+        return _parse_daily(tokens)
+    if name == "schedule":
+        return _parse_schedule(tokens)
+    if name == "mock":
+        return _parse_mock(tokens)
+    if name in ("join", "next", "pause", "resume", "extend", "end"):
+        control = _parse_control(name, tokens)
+        if name != "extend" and control.minutes is not None:
+            raise UsageError("unexpected minutes", name)
+        return control
+    if name == "vote":
+        return _parse_vote(tokens)
+    if name == "leaderboard":
+        return _parse_leaderboard(tokens)
+    if name == "progress":
+        return _parse_progress(tokens)
+    if name == "bank":
+        return _parse_bank(tokens)
+    raise UsageError(f"unknown command {name!r}")
+
+
+def help_text(topic: str | None = None) -> str:
+    if topic is not None:
+        usage, summary = USAGE[topic]
+        return f"{usage}\n{summary}"
+    width = max(len(usage) for usage, _ in USAGE.values())
+    width = min(width, 44)
+    lines = [f"{usage:<{width}}  {summary}" for usage, summary in USAGE.values()]
+    return "\n".join(lines)

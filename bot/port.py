@@ -1,0 +1,161 @@
+"""The port between the core and the chat platforms (DESIGN.md §2).
+
+Adapters turn platform events into `Command`s and `Action`s and render the neutral `Message`s the
+core answers with. `ChatPort` is what the core may ask of a platform on its own initiative (daily
+prompts, phase reminders). Nothing here knows which platform it is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Actor:
+    workspace_id: str
+    user_id: str
+    display_name: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class Place:
+    channel_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A typed `/mlsd` command: `name` is the subcommand, `args` the rest of the line."""
+
+    name: str
+    args: str
+    actor: Actor
+    place: Place
+    event_id: str | None = None
+
+    @classmethod
+    def from_text(
+        cls, text: str, actor: Actor, place: Place, event_id: str | None = None
+    ) -> Command:
+        name, _, args = text.strip().partition(" ")
+        return cls(name.lower(), args.strip(), actor, place, event_id)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button press (`value` set) or a submitted form (`fields` set)."""
+
+    action_id: str
+    value: str
+    actor: Actor
+    place: Place
+    fields: Mapping[str, str] = field(default_factory=dict)
+    event_id: str | None = None
+
+
+class Style(StrEnum):
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str
+    value: str = ""
+    style: Style = Style.DEFAULT
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FormInput:
+    """A choice (select one of `choices`) or a free-text input."""
+
+    name: str
+    label: str
+    choices: tuple[Choice, ...] = ()
+    required: bool = True
+    multiline: bool = False
+    max_length: int = 1000
+    hint: str = ""
+
+    @property
+    def is_choice(self) -> bool:
+        return bool(self.choices)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A dialog; submitting it arrives as `Action(form_id, value, fields=…)`."""
+
+    form_id: str
+    title: str
+    inputs: tuple[FormInput, ...]
+    value: str = ""
+    submit_label: str = "Submit"
+
+
+@dataclass(frozen=True)
+class Image:
+    filename: str
+    png: bytes
+    alt: str
+
+
+class Tone(StrEnum):
+    """A hint for colour: adapters may tint by it (Discord embed colour, console style)."""
+
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+    PHASE = "phase"
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    title: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+    buttons: tuple[Button, ...] = ()
+    form: Form | None = None
+    images: tuple[Image, ...] = ()
+    tone: Tone = Tone.INFO
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The core's answer to one command or action. `private`: only the actor should see it."""
+
+    message: Message
+    private: bool = True
+
+    @classmethod
+    def error(cls, text: str) -> Reply:
+        return cls(Message(text, tone=Tone.ERROR), private=True)
+
+
+class ChatPort(Protocol):
+    """What the core may ask of a platform outside a reply. Ids are the platform's own."""
+
+    def post(self, place: Place, message: Message) -> str:
+        """Post into a channel (or into `place.thread_id`); returns the new message's id."""
+
+    def start_thread(self, channel_id: str, message: Message) -> str:
+        """Post `message` as the root of a new thread; returns the thread's id."""
+
+    def edit(self, place: Place, message_id: str, message: Message) -> None:
+        """Replace a message the bot posted (e.g. to disable the buttons of a past phase)."""
+
+    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+        """A note only `user_id` sees (ephemeral in the place, or a direct message)."""
