@@ -119,11 +119,21 @@ def load_files(path: Path) -> list[BankFile]:
     if not paths:
         raise BankError(f"{path}: no .yaml bank files found")
     banks, problems = [], []
+    first_file: dict[str, str] = {}
     for bank_path in paths:
         try:
-            banks.append(load_bank_file(bank_path).bank)
+            bank = load_bank_file(bank_path).bank
         except BankFileError as exc:
             problems.extend(exc.problems)
+            continue
+        banks.append(bank)
+        for question in bank.questions:
+            other = first_file.setdefault(question.slug, bank_path.name)
+            if other != bank_path.name:
+                problems.append(
+                    f"{bank_path.name}: question {question.slug!r}, field slug: "
+                    f"duplicate slug, already used in {other}"
+                )
     if problems:
         raise BankError("\n".join(problems))
     return banks

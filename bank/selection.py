@@ -70,12 +70,13 @@ def choose_daily(
     pool = [c for c in eligible if uses[c.slug] == fewest]
     by_slug = {c.slug: c for c in candidates}
     last_family = by_slug[history[-1]].family if history and history[-1] in by_slug else None
+    # Prefer the families with the most questions left in this cycle: families interleave
+    # evenly, and a large family is not left to the end, where it would have to repeat.
+    remaining = Counter(c.family for c in pool)
     rotated = [c for c in pool if c.family != last_family]
     pool = rotated or pool
-    # Prefer the families used least in this cycle, so families interleave evenly.
-    family_uses = Counter(by_slug[s].family for s in history if s in by_slug and uses[s] > fewest)
-    least = min(family_uses[c.family] for c in pool)
-    pool = [c for c in pool if family_uses[c.family] == least]
+    most = max(remaining[c.family] for c in pool)
+    pool = [c for c in pool if remaining[c.family] == most]
     return random.Random(seed).choice(pool)
 
 

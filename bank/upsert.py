@@ -1,7 +1,7 @@
-"""Insert-if-absent that is safe under concurrency: the database's unique constraints decide.
+"""Insert-if-absent and upsert that are safe under concurrency: unique constraints decide.
 
-Check-then-insert races when two workers handle the same event; `INSERT … ON CONFLICT DO NOTHING`
-lets exactly one of them win, on SQLite and PostgreSQL alike.
+Check-then-insert races when two workers handle the same event; `INSERT … ON CONFLICT` lets the
+database settle it in one statement, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -9,27 +9,55 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bank.orm import Base
 
 
+def _insert_on_conflict(
+    session: Session,
+    model: type[Base],
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    update: Sequence[str],
+) -> int:
+    table = model.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = insert(table).values(**values)
+    if update:
+        final: Any = statement.on_conflict_do_update(
+            index_elements=list(conflict),
+            set_={name: statement.excluded[name] for name in update},
+        )
+    else:
+        final = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    return affected_rows(session, final)
+
+
+def affected_rows(session: Session, statement: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE and say how many rows it touched (claims are built on this)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 def insert_ignore(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict: Sequence[str]
 ) -> bool:
     """Insert one row unless a row with the same `conflict` columns exists; True if inserted."""
-    dialect = session.get_bind().dialect.name
-    table = model.__table__
-    assert isinstance(table, Table)
-    if dialect == "postgresql":
-        pg = postgresql.insert(table).values(**values)
-        statement: Any = pg.on_conflict_do_nothing(index_elements=list(conflict))
-    elif dialect == "sqlite":
-        lite = sqlite.insert(table).values(**values)
-        statement = lite.on_conflict_do_nothing(index_elements=list(conflict))
-    else:  # pragma: no cover - only the two supported databases
-        raise NotImplementedError(dialect)
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount == 1
+    return _insert_on_conflict(session, model, values, conflict, ()) == 1
+
+
+def upsert(
+    session: Session,
+    model: type[Base],
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert one row, or overwrite `update` columns of the row with the same `conflict` key."""
+    _insert_on_conflict(session, model, values, conflict, update)

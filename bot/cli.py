@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
@@ -139,7 +140,12 @@ def run(
     admins: Annotated[
         str | None, typer.Option(help="Console: comma-separated admin names.")
     ] = None,
-    speed: Annotated[float, typer.Option(help="Console: clock speed-up for demos.")] = 1.0,
+    speed: Annotated[
+        float | None, typer.Option(help="Console: clock speed-up, e.g. 60 for a one-minute mock.")
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option(help="Console: start the clock here (UTC), for scripts.")
+    ] = None,
 ) -> None:
     """Start the bot (no tokens: a local console channel on this terminal)."""
     settings = _settings()
@@ -149,7 +155,8 @@ def run(
         raise fail(f"the {chosen} adapter is not available in this version; use --platform console")
     from bot.adapters.console import run_console
 
-    run_console(db, admins=admins.split(",") if admins else None, speed=speed)
+    begin = None if start is None else start.replace(tzinfo=start.tzinfo or UTC)
+    run_console(db, admins=admins.split(",") if admins else None, speed=speed, start=begin)
 
 
 @bank_app.command("import")

@@ -12,11 +12,10 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bank.calendar import WEEKDAYS, local_date, next_occurrence
 from bank.models import Channel, DailyAnswer, DailyPrompt, Member, Question
 from bank.selection import daily_question_for_channel
 from bank.upsert import insert_ignore
-from bot.calendar import local_date, next_occurrence
-from bot.grammar import WEEKDAYS
 from scoring.ledger import PointKind, award
 
 

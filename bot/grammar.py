@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from bank.calendar import WEEKDAYS
+
 DAY_ALIASES = {
     "daily": WEEKDAYS,
     "everyday": WEEKDAYS,

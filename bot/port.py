@@ -112,6 +112,14 @@ class Image:
     alt: str
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A text file to hand over (e.g. an exported bank file)."""
+
+    filename: str
+    content: str
+
+
 class Tone(StrEnum):
     """A hint for colour: adapters may tint by it (Discord embed colour, console style)."""
 
@@ -130,6 +138,7 @@ class Message:
     buttons: tuple[Button, ...] = ()
     form: Form | None = None
     images: tuple[Image, ...] = ()
+    files: tuple[Attachment, ...] = ()
     tone: Tone = Tone.INFO
 
 

@@ -1,17 +1,266 @@
-"""The local console channel (placeholder until the core lands): reads lines until end of input."""
+"""The console channel: a local chat in the terminal, and a script runner for whole journeys.
+
+Each input line is one event (DESIGN.md §3, console script grammar):
+
+    alice: /mlsd mock recommendation @bob     a user types in the channel
+    bob #3: I would start by asking…          a user writes in the thread of mock #3
+    carol #daily: my answer                   a user writes in the newest daily thread
+    bob: [Next phase]                         a user presses the newest button with that label
+    ~ +6m                                     the clock moves forward (s, m, h, d)
+    # a comment
+
+What the bot says is printed (with colour on a terminal, plain text otherwise); images and
+exported files are written to the output directory.
+"""
 
 from __future__ import annotations
 
+import itertools
+import re
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
 
 from bank.db import Database
+from bot.clock import ManualClock
+from bot.engine import Dojo
+from bot.port import Action, Actor, Button, Command, Message, Place, Reply, Tone
+
+WORKSPACE = "console"
+CHANNEL = "general"
+BOT = "dojo"
+_LINE = re.compile(r"^(?P<who>[\w.\-]+)(?:\s+#(?P<thread>\w+))?\s*:\s*(?P<text>.*)$")
+_CLOCK = re.compile(r"^~\s*\+\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])$")
+_BUTTON = re.compile(r"^\[(?P<label>[^\]]+)\]$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_STYLE = {
+    Tone.INFO: "cyan",
+    Tone.SUCCESS: "green",
+    Tone.WARNING: "yellow",
+    Tone.ERROR: "red",
+    Tone.PHASE: "magenta",
+}
 
 
-def run_console(db: Database, admins: list[str] | None = None, speed: float = 1.0) -> None:
-    print("mlsd-dojo console: the database is ready. Type lines; Ctrl-D to quit.")
+@dataclass
+class Posted:
+    message_id: str
+    place: Place
+    message: Message
+
+
+class ConsolePort:
+    """The ChatPort of the console: prints, and remembers messages so buttons can be pressed."""
+
+    def __init__(self, console: Console, out_dir: Path) -> None:
+        self.console = console
+        self.out_dir = out_dir
+        self.posted: list[Posted] = []
+        self._ids = itertools.count(1)
+
+    def _new_id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    def post(self, place: Place, message: Message) -> str:
+        message_id = self._new_id()
+        self.posted.append(Posted(message_id, place, message))
+        self.show(message, thread=place.thread_id)
+        return message_id
+
+    def start_thread(self, channel_id: str, message: Message) -> str:
+        return self.post(Place(channel_id), message)
+
+    def edit(self, place: Place, message_id: str, message: Message) -> None:
+        for index, posted in enumerate(self.posted):
+            if posted.message_id == message_id:
+                self.posted[index] = Posted(message_id, posted.place, message)
+
+    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+        self.show(message, to=user_id)
+
+    def find_button(self, label: str) -> tuple[Posted, Button] | None:
+        wanted = label.strip().casefold()
+        for posted in reversed(self.posted):
+            for button in posted.message.buttons:
+                if button.label.casefold() == wanted:
+                    return posted, button
+        return None
+
+    def show(self, message: Message, *, to: str | None = None, thread: str | None = None) -> None:
+        colour = _STYLE[message.tone]
+        head = f"[bold {colour}]{BOT}[/]"
+        if to is not None:
+            head += f" → {escape(to)} [dim](only {escape(to)} sees this)[/]"
+        indent = "    ↳ " if thread else ""
+        lines = []
+        if message.title:
+            lines.append(f"[bold]{escape(message.title)}[/]")
+        lines.extend(escape(line) for line in message.text.splitlines())
+        for name, value in message.fields:
+            value_lines = value.splitlines() or [""]
+            lines.append(f"[dim]{escape(name)}:[/] {escape(value_lines[0])}")
+            lines.extend(f"  {escape(v)}" for v in value_lines[1:])
+        if message.form is not None:
+            lines.append(
+                f"[dim]form «{escape(message.form.title)}»:[/] "
+                + ", ".join(escape(i.label) for i in message.form.inputs)
+            )
+        if message.buttons:
+            lines.append(" ".join(f"[reverse] {escape(b.label)} [/]" for b in message.buttons))
+        for image in message.images:
+            path = self._save(image.filename, image.png)
+            lines.append(f"[dim]image saved:[/] {escape(str(path))} ({escape(image.alt)})")
+        for attachment in message.files:
+            path = self._save(attachment.filename, attachment.content.encode())
+            lines.append(f"[dim]file saved:[/] {escape(str(path))}")
+        pad = " " * (len(indent) + len(BOT) + 2)
+        first, *rest = lines or [""]
+        self.console.print(f"{indent}{head}: {first}")
+        for line in rest:
+            self.console.print(f"{pad}{line}")
+
+    def _save(self, filename: str, data: bytes) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / filename
+        path.write_bytes(data)
+        return path
+
+
+class ConsoleChannel:
+    """Turns script lines into the core's events and prints the conversation."""
+
+    def __init__(
+        self,
+        dojo: Dojo,
+        port: ConsolePort,
+        clock: ManualClock,
+        admins: Iterable[str] | None,
+        echo: bool,
+    ) -> None:
+        self.dojo = dojo
+        self.port = port
+        self.clock = clock
+        self.admins = {a.strip() for a in admins or () if a.strip()}
+        self.echo = echo
+        self._events = itertools.count(1)
+
+    def actor(self, name: str) -> Actor:
+        if not self.admins:
+            self.admins.add(name)  # the first user who speaks is the admin by default
+        return Actor(WORKSPACE, name, name, is_admin=name in self.admins)
+
+    def feed(self, raw: str) -> None:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            return
+        if self.echo:
+            self.port.console.print(f"[dim]{escape(line)}[/]")
+        clock = _CLOCK.match(line)
+        if clock:
+            unit = _UNITS[clock.group("unit")]
+            self.clock.advance(timedelta(**{unit: float(clock.group("n"))}))
+            self.dojo.run_due()
+            return
+        match = _LINE.match(line)
+        if match is None:
+            self.port.console.print(
+                "[red]?[/] lines look like `alice: /mlsd help` (or `~ +5m` to move the clock)"
+            )
+            return
+        actor = self.actor(match.group("who"))
+        place = self._place(match.group("thread"))
+        if place is None:
+            return
+        text = match.group("text").strip()
+        event_id = f"console-{next(self._events)}"
+        button = _BUTTON.match(text)
+        if button:
+            self._press(actor, button.group("label"), event_id)
+        elif text.startswith("/mlsd"):
+            command = Command.from_text(text.removeprefix("/mlsd"), actor, place, event_id)
+            self._reply(actor, self.dojo.handle_command(command))
+        elif place.thread_id is not None:
+            self.dojo.handle_message(actor, place, event_id)
+        self.dojo.run_due()
+
+    def _place(self, thread: str | None) -> Place | None:
+        if thread is None:
+            return Place(CHANNEL)
+        found = (
+            self.dojo.daily_thread(WORKSPACE, CHANNEL)
+            if thread == "daily"
+            else self.dojo.mock_thread(WORKSPACE, int(thread))
+            if thread.isdigit()
+            else None
+        )
+        if found is None:
+            self.port.console.print(f"[red]?[/] there is no thread #{escape(thread)} yet")
+            return None
+        return Place(CHANNEL, found)
+
+    def _press(self, actor: Actor, label: str, event_id: str) -> None:
+        found = self.port.find_button(label)
+        if found is None:
+            self.port.console.print(f"[red]?[/] no message has a [{escape(label)}] button")
+            return
+        posted, button = found
+        place = posted.place if posted.place.thread_id else Place(CHANNEL, posted.message_id)
+        action = Action(button.action_id, button.value, actor, place, event_id=event_id)
+        self._reply(actor, self.dojo.handle_action(action))
+
+    def _reply(self, actor: Actor, reply: Reply | None) -> None:
+        if reply is None:
+            return
+        self.port.show(reply.message, to=actor.user_id if reply.private else None)
+
+
+def run_console(
+    db: Database,
+    admins: list[str] | None = None,
+    speed: float | None = None,
+    start: datetime | None = None,
+    out_dir: Path = Path("dojo-output"),
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> None:
+    """Run the console channel until end of input (Ctrl-D) or Ctrl-C.
+
+    Interactive (a terminal): the clock runs at `speed` (default 1) and timers fire on their own.
+    Scripted (piped input): the clock stands still (unless `speed` is given) and moves only with
+    `~ +N[smhd]` lines, so a transcript is the same on every run.
+    """
+    interactive = stdin.isatty()
+    console = Console(file=stdout, highlight=False, soft_wrap=True)
+    clock = ManualClock(
+        start=start, speed=speed if speed is not None else (1.0 if interactive else 0.0)
+    )
+    port = ConsolePort(console, out_dir)
+    dojo = Dojo(db, port, clock, platform="console")
+    channel = ConsoleChannel(dojo, port, clock, admins, echo=not interactive)
+    ticker = None
+    dojo.recover()
+    if interactive:
+        from bot.scheduler import Ticker
+
+        console.print(
+            f"[bold]mlsd-dojo[/] console · channel #{CHANNEL} · type "
+            "`alice: /mlsd help` · Ctrl-D to quit"
+        )
+        ticker = Ticker(dojo, interval=1.0)
+        ticker.start()
     try:
-        for _line in sys.stdin:
-            pass
+        for raw in stdin:
+            channel.feed(raw)
     except KeyboardInterrupt:
         pass
-    print("bye")
+    finally:
+        if ticker is not None:
+            ticker.stop()
+        if interactive:
+            console.print("bye")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:26:16.035151
+Create Date: 2026-11-23 16:35:17.489778
 """
 
 from __future__ import annotations
@@ -177,6 +177,9 @@ def upgrade() -> None:
         sa.Column("phase_index", sa.Integer(), nullable=False),
         sa.Column("phase_deadline", sa.DateTime(timezone=True), nullable=True),
         sa.Column("paused_remaining_seconds", sa.Integer(), nullable=True),
+        sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("end_reason", sa.String(length=20), nullable=True),
+        sa.Column("results_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),

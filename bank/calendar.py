@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.grammar import WEEKDAYS
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def local_date(instant: datetime, timezone: str) -> date:
@@ -31,8 +32,9 @@ def next_occurrence(after: datetime, at: time, timezone: str, days: tuple[str, .
     raise AssertionError("unreachable: some day within a week is always scheduled")
 
 
-def scheduled_days_between(start: date, end: date, days: tuple[str, ...]) -> list[date]:
-    """Scheduled local dates from `start` to `end` inclusive (for streaks)."""
-    span = (end - start).days
-    every = (start + timedelta(days=i) for i in range(span + 1))
-    return [d for d in every if WEEKDAYS[d.weekday()] in days]
+def scheduled_days_back(end: date, days: tuple[str, ...], limit: int) -> Iterator[date]:
+    """Scheduled local dates from `end` backwards, at most `limit` calendar days back."""
+    for offset in range(limit):
+        day = end - timedelta(days=offset)
+        if WEEKDAYS[day.weekday()] in days:
+            yield day

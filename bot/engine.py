@@ -1,0 +1,221 @@
+"""The core's front door: every adapter hands it Commands, Actions and thread messages.
+
+It parses, drops duplicates (platform retries, double clicks), routes to a flow, and turns every
+expected failure into a short reply. It also runs the due work the scheduler wakes it up for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bank.catalog import BankError
+from bank.db import Database
+from bank.models import Channel, DailyPrompt, Interview, ProcessedEvent, Workspace
+from bank.selection import UnknownTopic
+from bank.upsert import insert_ignore
+from bot import daily, render
+from bot.clock import Clock
+from bot.flows import bank_flow, daily_flow, mock_flow, scoring_flow
+from bot.flows.context import Context
+from bot.grammar import (
+    BankCommand,
+    Daily,
+    Help,
+    Leaderboard,
+    MockControl,
+    Progress,
+    Schedule,
+    StartMock,
+    UsageError,
+    Vote,
+    help_text,
+    parse,
+)
+from bot.mocks import MockError
+from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
+from scoring.votes import VoteError
+
+log = logging.getLogger("dojo.engine")
+TRY_AGAIN = "The database is not answering right now; nothing was saved. Try again in a moment."
+EXPECTED = (UsageError, MockError, VoteError, BankError, UnknownTopic)
+
+CONTROL_ACTIONS = {
+    render.NEXT: "next",
+    render.PAUSE: "pause",
+    render.RESUME: "resume",
+    render.EXTEND: "extend",
+    render.END: "end",
+}
+
+
+class Dojo:
+    def __init__(
+        self, db: Database, port: ChatPort, clock: Clock, platform: str, seed: str = "mlsd-dojo"
+    ) -> None:
+        self.ctx = Context(db, port, clock, platform, seed)
+
+    @property
+    def db(self) -> Database:
+        return self.ctx.db
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    def handle_command(self, command: Command) -> Reply | None:
+        """Answer one `/mlsd` command; None when it is a duplicate delivery already handled."""
+        return self._guarded(command.event_id, lambda: self._route_command(command))
+
+    def handle_action(self, action: Action) -> Reply | None:
+        return self._guarded(action.event_id, lambda: self._route_action(action))
+
+    def handle_message(self, actor: Actor, place: Place, event_id: str | None = None) -> None:
+        """A message someone wrote in a thread: daily participation or mock activity."""
+        if place.thread_id is None:
+            return
+        thread = place.thread_id
+
+        def record() -> Reply | None:
+            with self.ctx.seen(actor, place) as (session, seen):
+                daily.record_answer(session, seen.channel, thread, seen.member, self.ctx.now())
+            mock_flow.thread_activity(self.ctx, thread)
+            return None
+
+        self._guarded(event_id, record)
+
+    def _guarded(self, event_id: str | None, work: Callable[[], Reply | None]) -> Reply | None:
+        try:
+            if event_id is not None and not self._first_delivery(event_id):
+                log.info("duplicate event %s dropped", event_id)
+                return None
+            try:
+                return work()
+            except EXPECTED as exc:
+                return Reply.error(exc.text if isinstance(exc, UsageError) else str(exc))
+            except Exception:
+                if event_id is not None:
+                    self._forget(event_id)  # let the platform's retry try again
+                raise
+        except (OperationalError, DBAPIError):
+            log.exception("database error")
+            return Reply.error(TRY_AGAIN)
+
+    def _first_delivery(self, event_id: str) -> bool:
+        with self.db.unit_of_work() as session:
+            return insert_ignore(
+                session,
+                ProcessedEvent,
+                {
+                    "platform": self.ctx.platform,
+                    "event_id": event_id,
+                    "processed_at": self.ctx.now(),
+                },
+                ("platform", "event_id"),
+            )
+
+    def _forget(self, event_id: str) -> None:
+        with self.db.unit_of_work() as session:
+            session.execute(
+                delete(ProcessedEvent).where(
+                    ProcessedEvent.platform == self.ctx.platform,
+                    ProcessedEvent.event_id == event_id,
+                )
+            )
+
+    def _route_command(self, command: Command) -> Reply:
+        request = parse(command.name, command.args)
+        actor, place = command.actor, command.place
+        match request:
+            case Help(topic):
+                return Reply(
+                    Message(
+                        help_text(topic),
+                        title="mlsd-dojo commands" if topic is None else f"/mlsd {topic}",
+                    )
+                )
+            case Schedule():
+                return daily_flow.schedule(self.ctx, request, actor, place)
+            case Daily():
+                return daily_flow.show_or_post(self.ctx, request, actor, place)
+            case StartMock():
+                return mock_flow.start(self.ctx, request, actor, place)
+            case MockControl(verb="join"):
+                return mock_flow.join(self.ctx, request, actor, place)
+            case MockControl():
+                return mock_flow.control(self.ctx, request, actor, place)
+            case Vote():
+                return scoring_flow.vote(self.ctx, request, actor, place)
+            case Leaderboard():
+                return scoring_flow.leaderboard(self.ctx, request, actor, place)
+            case Progress():
+                return scoring_flow.progress(self.ctx, request, actor, place)
+            case BankCommand():
+                return bank_flow.handle(self.ctx, request, actor, place)
+        raise AssertionError(f"unrouted request {request!r}")
+
+    def _route_action(self, action: Action) -> Reply:
+        actor, place = action.actor, action.place
+        number = int(action.value) if action.value.isdigit() else None
+        if action.action_id in CONTROL_ACTIONS:
+            verb = CONTROL_ACTIONS[action.action_id]
+            return mock_flow.control(self.ctx, MockControl(verb, number), actor, place)
+        if action.action_id == render.SCORE:
+            return scoring_flow.open_form(self.ctx, number, actor, place)
+        if action.action_id == scoring_flow.SUBMIT:
+            return scoring_flow.submit_form(self.ctx, action.value, action.fields, actor, place)
+        if action.action_id == render.REVEAL:
+            return daily_flow.reveal_guide(self.ctx, action.value)
+        if action.action_id == bank_flow.ADD:
+            return bank_flow.submit_add(self.ctx, action.fields, actor, place)
+        if action.action_id == bank_flow.IMPORT:
+            return bank_flow.submit_import(self.ctx, action.fields, actor, place)
+        return Reply.error("that button is no longer active")
+
+    # -- due work (the scheduler calls this) ---------------------------------------------------
+
+    def run_due(self) -> dict[str, int]:
+        """Everything due now: daily prompts, phase reminders, idle mocks, vote results."""
+        return {
+            "daily": daily_flow.post_due(self.ctx),
+            "reminders": mock_flow.send_reminders(self.ctx),
+            "idle": mock_flow.close_idle(self.ctx),
+            "results": scoring_flow.deliver_due_results(self.ctx),
+        }
+
+    def recover(self) -> dict[str, int]:
+        """On start: re-post prompts a crash left unconfirmed, then catch up on due work once."""
+        reposted = daily_flow.repost_unconfirmed(self.ctx)
+        return {"reposted": reposted, **self.run_due()}
+
+    # -- lookups adapters need -----------------------------------------------------------------
+
+    def mock_thread(self, workspace_id: str, number: int) -> str | None:
+        """The thread of mock #`number`, for adapters that address threads by mock number."""
+        with self.db.unit_of_work() as session:
+            return session.scalar(
+                select(Interview.thread_external_id)
+                .join(Workspace, Workspace.id == Interview.workspace_id)
+                .where(
+                    Workspace.platform == self.ctx.platform,
+                    Workspace.external_id == workspace_id,
+                    Interview.number == number,
+                )
+            )
+
+    def daily_thread(self, workspace_id: str, channel_id: str) -> str | None:
+        """The thread of the newest daily question in a channel."""
+        with self.db.unit_of_work() as session:
+            return session.scalar(
+                select(DailyPrompt.thread_external_id)
+                .join(Channel, Channel.id == DailyPrompt.channel_id)
+                .join(Workspace, Workspace.id == Channel.workspace_id)
+                .where(
+                    Workspace.platform == self.ctx.platform,
+                    Workspace.external_id == workspace_id,
+                    Channel.external_id == channel_id,
+                )
+                .order_by(DailyPrompt.local_date.desc())
+                .limit(1)
+            )

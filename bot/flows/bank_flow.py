@@ -1,0 +1,184 @@
+"""`/mlsd bank …` in chat: browse, show, add, import, export, retire, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from bank import catalog
+from bank.files import BankFileError, dump_bank_file, parse_bank_text
+from bank.schema import BankFile, QuestionSpec
+from bank.selection import UnknownTopic, family_infos, match_families
+from bot import render
+from bot.flows.context import Context
+from bot.grammar import BankCommand
+from bot.port import Actor, Attachment, Choice, Form, FormInput, Message, Place, Reply, Tone
+
+ADD = "bank:add"
+IMPORT = "bank:import"
+ADMIN_VERBS = ("add", "import", "retire")
+LINES_HINT = "one per line"
+
+
+def add_form() -> Form:
+    def lines(name: str, label: str) -> FormInput:
+        return FormInput(name, label, multiline=True, max_length=3000, hint=LINES_HINT)
+
+    return Form(
+        ADD,
+        "Add a question",
+        (
+            FormInput("family", "Family (e.g. recommendation)", max_length=80),
+            FormInput("slug", "Slug (lowercase-with-hyphens)", max_length=80),
+            FormInput("title", "Title", max_length=120),
+            FormInput(
+                "level", "Level", choices=tuple(Choice(v, v) for v in ("L3", "L4", "L5", "L6"))
+            ),
+            FormInput(
+                "difficulty",
+                "Difficulty",
+                choices=tuple(Choice(v, v) for v in ("easy", "medium", "hard")),
+            ),
+            FormInput("tags", "Tags (comma-separated)", max_length=300),
+            FormInput(
+                "prompt", "Prompt, as the interviewer opens it", multiline=True, max_length=3000
+            ),
+            FormInput("baseline", "Baseline a candidate should name", max_length=600),
+            lines("clarify", "Clarify guide"),
+            lines("architecture", "Architecture guide"),
+            lines("deep_dive", "Deep-dive guide"),
+            lines("trade_offs", "Trade-offs (at least three)"),
+            lines("follow_ups", "Follow-up questions"),
+            FormInput(
+                "strong_signals",
+                "Strong signals: `criterion_id: text`, one per line",
+                multiline=True,
+                max_length=3000,
+            ),
+        ),
+        submit_label="Add",
+    )
+
+
+def import_form() -> Form:
+    return Form(
+        IMPORT,
+        "Import bank YAML",
+        (
+            FormInput(
+                "yaml", "A bank file (family, name, questions: …)", multiline=True, max_length=3000
+            ),
+        ),
+        submit_label="Import",
+    )
+
+
+def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Reply:
+    with ctx.seen(actor, place) as (session, seen):
+        if request.verb in ADMIN_VERBS and not seen.is_admin:
+            return Reply.error(f"only workspace admins can `bank {request.verb}`")
+        if request.verb == "list":
+            return _list(session, request.argument)
+        if request.verb == "show":
+            question = catalog.get_question(session, request.argument or "")
+            return Reply(render.guide(question))
+        if request.verb == "retire":
+            question = catalog.retire_question(session, request.argument or "")
+            return Reply(
+                Message(f"Retired {question.slug}: it will not be drawn again.", tone=Tone.SUCCESS)
+            )
+        if request.verb == "stats":
+            stats = catalog.bank_stats(session)
+            fields = tuple((family, str(n)) for family, n in stats.by_family.items())
+            levels = ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items())
+            drawn = ", ".join(f"{s} ({n})" for s, n in stats.most_drawn[:5]) or "none yet"
+            return Reply(
+                Message(
+                    f"{stats.active} active questions in {len(stats.by_family)} families, "
+                    f"{stats.retired} retired. By level: {levels}. Most drawn: {drawn}.",
+                    title="Question bank",
+                    fields=fields,
+                )
+            )
+        if request.verb == "export":
+            files = tuple(
+                Attachment(f"{bank.family}.yaml", dump_bank_file(bank))
+                for bank in catalog.export_banks(session)
+            )
+            return Reply(Message(f"{len(files)} bank files attached.", files=files))
+    if request.verb == "add":
+        return Reply(Message("Fill in the question.", form=add_form()))
+    return Reply(Message("Paste a bank file.", form=import_form()))
+
+
+def _list(session: Session, topic: str | None) -> Reply:
+    families: list[str | None] = [None]
+    if topic:
+        infos = family_infos(session)
+        matched = match_families(topic, infos)
+        if not matched:
+            raise UnknownTopic(topic, [f.slug for f in infos])
+        families = list(matched)
+    rows = [row for family in families for row in catalog.list_questions(session, family)]
+    lines = [f"`{q.slug}` · {q.level} · {q.title}" for q, _ in rows[:40]]
+    more = f"\n… and {len(rows) - 40} more" if len(rows) > 40 else ""
+    return Reply(Message("\n".join(lines) + more, title=f"Questions ({len(rows)})"))
+
+
+def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Place) -> Reply:
+    def split(name: str) -> list[str]:
+        return [line.strip(" •-\t") for line in fields.get(name, "").splitlines() if line.strip()]
+
+    signals = dict(line.split(":", 1) for line in split("strong_signals") if ":" in line)
+    data = {
+        "slug": fields.get("slug", "").strip(),
+        "title": fields.get("title", ""),
+        "prompt": fields.get("prompt", ""),
+        "level": fields.get("level", ""),
+        "difficulty": fields.get("difficulty", ""),
+        "baseline": fields.get("baseline", ""),
+        "tags": [t.strip().lower() for t in fields.get("tags", "").split(",") if t.strip()],
+        "guide": {k: split(k) for k in ("clarify", "architecture", "deep_dive", "trade_offs")},
+        "follow_ups": split("follow_ups"),
+        "strong_signals": {k.strip(): v.strip() for k, v in signals.items()},
+    }
+    try:
+        spec = QuestionSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return Reply.error(f"not added: {where}: {first['msg']} ({exc.error_count()} problem(s))")
+    family = fields.get("family", "").strip().lower()
+    return _import(ctx, actor, place, family, spec)
+
+
+def _import(ctx: Context, actor: Actor, place: Place, family: str, spec: QuestionSpec) -> Reply:
+    with ctx.seen(actor, place) as (session, seen):
+        if not seen.is_admin:
+            return Reply.error("only workspace admins can add questions")
+        names = {f.slug: f for f in family_infos(session)}
+        if family not in names:
+            raise UnknownTopic(family, sorted(names))
+        info = names[family]
+        bank = BankFile(
+            family=info.slug, name=info.name, aliases=list(info.aliases), questions=[spec]
+        )
+        report = catalog.import_banks(session, [bank])
+    if report.rejected:
+        return Reply.error("not added: " + "; ".join(report.rejected))
+    return Reply(Message(f"Bank updated: {report.summary()}.", tone=Tone.SUCCESS))
+
+
+def submit_import(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Place) -> Reply:
+    try:
+        bank = parse_bank_text(fields.get("yaml", ""), Path("pasted.yaml"))
+    except BankFileError as exc:
+        return Reply.error("nothing imported: " + "; ".join(exc.problems[:3]))
+    with ctx.seen(actor, place) as (session, seen):
+        if not seen.is_admin:
+            return Reply.error("only workspace admins can import questions")
+        report = catalog.import_banks(session, [bank])
+    return Reply(Message(f"Imported: {report.summary()}.", tone=Tone.SUCCESS))

@@ -1,0 +1,39 @@
+"""What every flow needs: the database, the chat port, the clock, and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bank.db import Database
+from bank.models import Channel, Interview
+from bot.clock import Clock
+from bot.community import Seen
+from bot.port import Actor, ChatPort, Place
+
+
+@dataclass
+class Context:
+    db: Database
+    port: ChatPort
+    clock: Clock
+    platform: str
+    seed: str = "mlsd-dojo"
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @contextmanager
+    def seen(self, actor: Actor, place: Place) -> Iterator[tuple[Session, Seen]]:
+        """A unit of work with the actor's workspace, member and channel rows at hand."""
+        with self.db.unit_of_work() as session:
+            yield session, Seen(session, self.platform, actor, place)
+
+
+def thread_place(session: Session, interview: Interview) -> Place:
+    channel = session.get_one(Channel, interview.channel_id)
+    return Place(channel.external_id, interview.thread_external_id)

@@ -1,0 +1,107 @@
+"""Daily prompts: scheduling commands, the due-scan that posts them, answers in their threads."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bank.db import Database
+from bank.models import Channel, DailyPrompt, Question
+from bot import daily, render
+from bot.flows.context import Context
+from bot.grammar import Daily, Schedule
+from bot.port import Actor, Message, Place, Reply, Tone
+
+ADMIN_ONLY = "only workspace admins can do that"
+
+
+def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Reply:
+    with ctx.seen(actor, place) as (_session, seen):
+        if not seen.is_admin:
+            return Reply.error(f"{ADMIN_ONLY}: ask an admin to set the daily schedule")
+        if request.at is None:
+            daily.disable_schedule(seen.channel)
+            return Reply(Message("Daily questions are off for this channel."), private=False)
+        daily.set_schedule(seen.channel, request.at, request.timezone, request.days, ctx.now())
+        text = daily.describe_schedule(seen.channel)
+        assert seen.channel.next_daily_at is not None
+        first = seen.channel.next_daily_at
+    return Reply(
+        Message(f"Scheduled: {text}. Next one: {first:%Y-%m-%d %H:%M} UTC.", tone=Tone.SUCCESS),
+        private=False,
+    )
+
+
+def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Reply:
+    if request.post_now:
+        with ctx.seen(actor, place) as (session, seen):
+            if not seen.is_admin:
+                return Reply.error(f"{ADMIN_ONLY}: `/mlsd daily now` posts for the whole channel")
+            claimed = daily.claim_prompt(session, seen.channel, ctx.now(), ctx.seed, force=True)
+        if claimed is None:
+            return Reply.error("today's question is already posted here: `/mlsd daily` shows it")
+        _post(ctx, claimed)
+        return Reply(Message("Posted today's question."))
+    with ctx.seen(actor, place) as (session, seen):
+        prompt = daily.current_prompt(session, seen.channel)
+        schedule_text = daily.describe_schedule(seen.channel)
+        if prompt is None:
+            return Reply(Message(f"No daily question has been posted here yet ({schedule_text})."))
+        question = session.get_one(Question, prompt.question_id)
+        text = (
+            f"{prompt.local_date:%a %d %b}: {question.title} (answer in its thread)\n"
+            f"{schedule_text}"
+        )
+    return Reply(Message(text, title="Daily question"))
+
+
+def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> None:
+    message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
+    thread = ctx.port.start_thread(claimed.channel_external_id, message)
+    with ctx.db.unit_of_work() as session:
+        daily.mark_posted(session, claimed.prompt_id, thread, ctx.now())
+
+
+def post_due(ctx: Context) -> int:
+    """Post every channel's prompt that is due; each claim is its own short transaction."""
+    now = ctx.now()
+    with ctx.db.unit_of_work() as session:
+        channel_ids = daily.due_channel_ids(session, now)
+    posted = 0
+    for channel_id in channel_ids:
+        with ctx.db.unit_of_work() as session:
+            channel = _lock_channel(ctx.db, session, channel_id)
+            claimed = (
+                None if channel is None else daily.claim_prompt(session, channel, now, ctx.seed)
+            )
+        if claimed is not None:
+            _post(ctx, claimed)
+            posted += 1
+    return posted
+
+
+def _lock_channel(db: Database, session: Session, channel_id: int) -> Channel | None:
+    """The channel row, locked so concurrent schedulers skip it instead of both claiming."""
+
+    query = select(Channel).where(Channel.id == channel_id)
+    if db.is_postgresql:
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def repost_unconfirmed(ctx: Context) -> int:
+    """After a crash between claiming and posting, post today's claimed prompts once more."""
+    with ctx.db.unit_of_work() as session:
+        pending = daily.unposted_prompts(session, ctx.now())
+    for claimed in pending:
+        _post(ctx, claimed)
+    return len(pending)
+
+
+def reveal_guide(ctx: Context, prompt_id: str) -> Reply:
+    with ctx.db.unit_of_work() as session:
+        prompt = session.get(DailyPrompt, int(prompt_id)) if prompt_id.isdigit() else None
+        if prompt is None:
+            return Reply.error("that daily question no longer exists")
+        message = render.guide(session.get_one(Question, prompt.question_id))
+    return Reply(message)

@@ -1,0 +1,244 @@
+"""Mock interviews end to end: start in a new thread, phase controls, reminders, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bank.models import Interview, Question
+from bank.selection import mock_question_for_member
+from bot import mocks, render
+from bot.community import member_for
+from bot.flows.context import Context, thread_place
+from bot.grammar import MockControl, StartMock
+from bot.phases import PHASES
+from bot.port import Actor, Message, Place, Reply, Tone
+from scoring.progress import progress
+from scoring.rubric import rubric_for
+
+DEFAULT_EXTEND_MINUTES = 2
+
+
+@dataclass(frozen=True)
+class _Started:
+    interview_id: int
+    number: int
+    question: Question
+    candidate: str
+    interviewers: list[tuple[str, str]]  # (external id, display name)
+    variant: str
+    budget: int
+
+
+def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply:
+    now = ctx.now()
+    with ctx.seen(actor, place) as (session, seen):
+        panel = [
+            member_for(session, seen.workspace, m.user_id, m.name) for m in request.interviewers
+        ]
+        weak = progress(session, seen.member, rubric_for(seen.workspace.rubric), {}).weak_families
+        question = mock_question_for_member(
+            session,
+            seen.member.id,
+            request.topic,
+            f"{ctx.seed}:{seen.member.id}:{seen.workspace.next_mock_number}",
+            weak,
+        )
+        variant = "quick" if request.quick else "standard"
+        interview = mocks.start_mock(
+            session, seen.workspace, seen.channel.id, seen.member, panel, question, variant, now
+        )
+        started = _Started(
+            interview.id,
+            interview.number,
+            question,
+            seen.member.display_name,
+            [(m.external_id, m.display_name) for m in panel if m.id != seen.member.id],
+            variant,
+            mocks.current_phase(session, interview).budget_seconds,
+        )
+    names = [name for _, name in started.interviewers]
+    thread = ctx.port.start_thread(
+        place.channel_id,
+        render.mock_root(started.number, started.question, started.candidate, names, variant),
+    )
+    in_thread = Place(place.channel_id, thread)
+    message_id = ctx.port.post(
+        in_thread, render.phase_message(started.number, 0, started.budget, started.question)
+    )
+    with ctx.db.unit_of_work() as session:
+        interview = session.get_one(Interview, started.interview_id)
+        interview.thread_external_id = thread
+        mocks.current_phase(session, interview).message_external_id = message_id
+    for user_id, _ in started.interviewers:
+        ctx.port.send_private(user_id, in_thread, render.guide(started.question))
+    return Reply(
+        Message(
+            f"Mock #{started.number} started in its thread: {started.question.title}. "
+            + (
+                "Your interviewers have the guide."
+                if started.interviewers
+                else "Solo practice: you control the phases; others can `/mlsd join "
+                f"#{started.number}`."
+            ),
+            tone=Tone.SUCCESS,
+        )
+    )
+
+
+def join(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:
+    now = ctx.now()
+    with ctx.seen(actor, place) as (session, seen):
+        interview = mocks.find_mock(session, seen.workspace, request.number, place.thread_id)
+        number = interview.number
+        if not mocks.join(session, interview, seen.member, now):
+            return Reply(Message(f"You are already interviewing in mock #{number}."))
+        where = thread_place(session, interview)
+        guide = render.guide(session.get_one(Question, interview.question_id))
+        joined = Message(f"{seen.member.display_name} joined mock #{number} as an interviewer.")
+    ctx.port.post(where, joined)
+    ctx.port.send_private(actor.user_id, where, guide)
+    return Reply(Message(f"You joined mock #{number}; the guide is in your messages."))
+
+
+def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:
+    """next, pause, resume, extend and end — by command (#N or thread) or by button."""
+    now = ctx.now()
+    with ctx.seen(actor, place) as (session, seen):
+        interview = mocks.find_mock(session, seen.workspace, request.number, place.thread_id)
+        mocks.require_control(session, interview, seen.member, seen.is_admin)
+        number = interview.number
+        where = thread_place(session, interview)
+        phase = mocks.current_phase(session, interview)
+        name = PHASES[interview.phase_index].name
+        superseded = (phase.message_external_id, phase.phase_index)
+        if request.verb == "next":
+            opened = mocks.next_phase(session, interview, now)
+            if opened is None:
+                post = _summary(session, interview)
+                confirmation = f"Mock #{number} is complete."
+            else:
+                question = session.get_one(Question, interview.question_id)
+                post = render.phase_message(
+                    number, opened.phase_index, opened.budget_seconds, question
+                )
+                confirmation = f"Mock #{number}: {PHASES[opened.phase_index].name} has begun."
+        elif request.verb == "pause":
+            left = mocks.pause(interview, now)
+            post = Message(
+                f"#{number} · paused with {render.duration(left)} left in {name}.",
+                buttons=render.phase_buttons(number, paused=True),
+                tone=Tone.WARNING,
+            )
+            confirmation = f"Mock #{number} paused."
+        elif request.verb == "resume":
+            left = mocks.resume(session, interview, now)
+            post = Message(
+                f"#{number} · resumed: {render.duration(left)} left in {name}.",
+                buttons=render.phase_buttons(number),
+                tone=Tone.PHASE,
+            )
+            confirmation = f"Mock #{number} resumed."
+        elif request.verb == "extend":
+            minutes = request.minutes or DEFAULT_EXTEND_MINUTES
+            left = mocks.extend(session, interview, minutes, now)
+            post = Message(
+                f"#{number} · {name} extended by {minutes} min: {render.duration(left)} left.",
+                tone=Tone.PHASE,
+            )
+            confirmation = f"Mock #{number} extended by {minutes} min."
+        else:
+            mocks.end(session, interview, now)
+            post = _summary(session, interview)
+            confirmation = f"Mock #{number} ended."
+        interview_id = interview.id
+    _post_controls(
+        ctx, where, interview_id, post, superseded, phase_over=request.verb in ("next", "end")
+    )
+    return Reply(Message(confirmation))
+
+
+def _summary(session: Session, interview: Interview) -> Message:
+    return render.summary(
+        interview.number,
+        mocks.phase_times(session, interview),
+        interview.end_reason or "ended",
+        can_score=True,
+    )
+
+
+def _post_controls(
+    ctx: Context,
+    where: Place,
+    interview_id: int,
+    message: Message,
+    superseded: tuple[str | None, int],
+    phase_over: bool,
+) -> None:
+    """Post into the mock's thread; the newest message with buttons is the only live one.
+
+    The message it supersedes is edited so its buttons do not linger, and the new message's id is
+    stored so the next change can retire it in turn (also after a restart).
+    """
+    message_id = ctx.port.post(where, message)
+    old_id, old_phase = superseded
+    if message.buttons or phase_over:
+        if old_id is not None:
+            ctx.port.edit(
+                where,
+                old_id,
+                render.controls_retired(message.title or message.text, old_phase, phase_over),
+            )
+        with ctx.db.unit_of_work() as session:
+            interview = session.get_one(Interview, interview_id)
+            if interview.status != "ended":
+                mocks.current_phase(session, interview).message_external_id = message_id
+
+
+def send_reminders(ctx: Context) -> int:
+    now = ctx.now()
+    outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
+    with ctx.db.unit_of_work() as session:
+        for due in mocks.claim_reminders(session, now):
+            interview = session.get_one(Interview, due.interview_id)
+            last = due.phase_index == len(PHASES) - 1
+            phase = mocks.current_phase(session, interview)
+            outgoing.append(
+                (
+                    thread_place(session, interview),
+                    interview.id,
+                    render.reminder(interview.number, due.phase_index, due.kind, last),
+                    (phase.message_external_id, phase.phase_index),
+                )
+            )
+    for where, interview_id, message, superseded in outgoing:
+        _post_controls(ctx, where, interview_id, message, superseded, phase_over=False)
+    return len(outgoing)
+
+
+def close_idle(ctx: Context) -> int:
+    now = ctx.now()
+    outgoing: list[tuple[Place, Message]] = []
+    with ctx.db.unit_of_work() as session:
+        for interview in mocks.idle_mocks(session, now):
+            mocks.end(session, interview, now, reason="idle")
+            outgoing.append((thread_place(session, interview), _summary(session, interview)))
+    for where, message in outgoing:
+        ctx.port.post(where, message)
+    return len(outgoing)
+
+
+def thread_activity(ctx: Context, thread_id: str) -> bool:
+    """A message in a mock's thread keeps it from being closed as idle."""
+    with ctx.db.unit_of_work() as session:
+        interview = session.scalars(
+            select(Interview).where(
+                Interview.thread_external_id == thread_id, Interview.status.in_(mocks.LIVE)
+            )
+        ).first()
+        if interview is None:
+            return False
+        interview.last_activity_at = ctx.now()
+        return True

@@ -1,0 +1,278 @@
+"""Votes, results, the leaderboard and progress, as the chat sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bank.calendar import local_date
+from bank.models import Channel, Interview, Member, Workspace
+from bank.selection import UnknownTopic, mock_question_for_member
+from bot import mocks
+from bot.community import member_for
+from bot.flows.context import Context, thread_place
+from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
+from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
+from scoring import charts
+from scoring.aggregate import Result
+from scoring.leaderboard import PERIOD_NAMES, standings
+from scoring.progress import progress as member_progress
+from scoring.rubric import Rubric, rubric_for
+from scoring.votes import (
+    VoteError,
+    claim_result_delivery,
+    result_of,
+    results_due,
+    score_bonus,
+    submit_vote,
+)
+
+SUBMIT = "vote:submit"
+SIGNAL_LABELS = {
+    "hire": "Hire",
+    "lean-hire": "Lean hire",
+    "lean-no": "Lean no",
+    "no-hire": "No hire",
+}
+
+
+def vote_form(number: int, rubric: Rubric) -> Form:
+    inputs = [
+        FormInput(
+            name=c.id,
+            label=f"{c.name} ({c.weight}%)",
+            choices=tuple(
+                Choice(str(i), f"{i} · {anchor}") for i, anchor in enumerate(c.anchors, start=1)
+            ),
+        )
+        for c in rubric.criteria
+    ]
+    inputs.append(
+        FormInput(
+            "signal",
+            "Overall signal",
+            choices=tuple(Choice(s, SIGNAL_LABELS[s]) for s in reversed(SIGNALS)),
+        )
+    )
+    inputs.append(
+        FormInput(
+            "comment", "Feedback for the candidate", required=False, multiline=True, max_length=2000
+        )
+    )
+    return Form(
+        SUBMIT,
+        f"Score mock #{number}",
+        tuple(inputs),
+        value=str(number),
+        submit_label="Submit scores",
+    )
+
+
+def open_form(ctx: Context, number: int | None, actor: Actor, place: Place) -> Reply:
+    with ctx.seen(actor, place) as (session, seen):
+        interview = mocks.find_mock(session, seen.workspace, number, place.thread_id)
+        if interview.candidate_id == seen.member.id:
+            raise VoteError("you cannot score your own mock")
+        if interview.status != "ended":
+            raise VoteError(f"mock #{interview.number} is still running: score it once it ends")
+        rubric = rubric_for(seen.workspace.rubric)
+        form = vote_form(interview.number, rubric)
+    names = ", ".join(f"{i}. {c.name}" for i, c in enumerate(rubric.criteria, start=1))
+    return Reply(
+        Message(
+            f"Score mock #{form.value}: pick 1–4 per criterion, a signal and a comment. "
+            f"Inline: `/mlsd vote #{form.value} S1..S{len(rubric.criteria)} SIGNAL [comment]` "
+            f"({names}).",
+            form=form,
+        )
+    )
+
+
+def vote(ctx: Context, request: Vote, actor: Actor, place: Place) -> Reply:
+    if not request.scores:
+        return open_form(ctx, request.number, actor, place)
+    assert request.signal is not None
+    return _submit(
+        ctx, request.number, request.scores, request.signal, request.comment, actor, place
+    )
+
+
+def submit_form(
+    ctx: Context, value: str, fields: Mapping[str, str], actor: Actor, place: Place
+) -> Reply:
+    number = int(value) if value.isdigit() else None
+    with ctx.seen(actor, place) as (_session, seen):
+        rubric = rubric_for(seen.workspace.rubric)
+    missing = [c.name for c in rubric.criteria if not fields.get(c.id, "").strip()]
+    if missing:
+        raise VoteError(f"pick a score for: {', '.join(missing)}")
+    try:
+        scores = tuple(int(fields[c.id]) for c in rubric.criteria)
+    except ValueError:
+        raise VoteError("scores must be whole numbers from 1 to 4") from None
+    signal = fields.get("signal", "").strip()
+    return _submit(ctx, number, scores, signal, fields.get("comment", ""), actor, place)
+
+
+def _submit(
+    ctx: Context,
+    number: int | None,
+    scores: tuple[int, ...],
+    signal: str,
+    comment: str,
+    actor: Actor,
+    place: Place,
+) -> Reply:
+    now = ctx.now()
+    with ctx.seen(actor, place) as (session, seen):
+        interview = mocks.find_mock(session, seen.workspace, number, place.thread_id)
+        rubric = rubric_for(seen.workspace.rubric)
+        receipt = submit_vote(session, interview, seen.member, scores, signal, comment, rubric, now)
+        interview_id = interview.id
+        number = interview.number
+    if receipt.all_interviewers_voted:
+        deliver_result(ctx, interview_id)
+    verb = "Updated your vote" if receipt.replaced else "Thanks! Your vote is in"
+    return Reply(
+        Message(
+            f"{verb} for mock #{number}: weighted {receipt.overall:.2f} / 4.", tone=Tone.SUCCESS
+        )
+    )
+
+
+def result_message(number: int, result: Result) -> Message:
+    fields = tuple(
+        (f"{c.name} ({c.weight}%)", f"{c.mean:.2f}" + (f" (spread {c.spread})" if c.spread else ""))
+        for c in result.criteria
+    )
+    signals = ", ".join(f"{SIGNAL_LABELS[s]} {n}" for s, n in result.signals if n)
+    comments = "\n".join(f"• {c}" for c in result.comments) or "(no comments)"
+    return Message(
+        title=f"Your result for mock #{number}",
+        text=f"Overall {result.overall:.2f} / 4 from {result.voters} voter(s), which suggests "
+        f"{result.level}.\nSignals: {signals}.\n{comments}",
+        fields=fields,
+        tone=Tone.SUCCESS,
+    )
+
+
+def deliver_result(ctx: Context, interview_id: int) -> bool:
+    """Send the candidate their aggregated result, exactly once per mock."""
+    now = ctx.now()
+    with ctx.db.unit_of_work() as session:
+        interview = session.get_one(Interview, interview_id)
+        if not claim_result_delivery(session, interview, now):
+            return False
+        workspace = session.get_one(Workspace, interview.workspace_id)
+        result = result_of(session, interview, rubric_for(workspace.rubric))
+        if result is None:
+            return False
+        score_bonus(session, interview, result, now)
+        candidate = session.get_one(Member, interview.candidate_id)
+        where = thread_place(session, interview)
+        message = result_message(interview.number, result)
+        note = Message(
+            f"Mock #{interview.number}: results are in ({result.voters} vote(s)); "
+            f"{candidate.display_name} has them."
+        )
+    ctx.port.send_private(candidate.external_id, where, message)
+    ctx.port.post(where, note)
+    return True
+
+
+def deliver_due_results(ctx: Context) -> int:
+    with ctx.db.unit_of_work() as session:
+        due = results_due(session, ctx.now())
+    return sum(deliver_result(ctx, interview_id) for interview_id in due)
+
+
+def leaderboard(ctx: Context, request: Leaderboard, actor: Actor, place: Place) -> Reply:
+    with ctx.seen(actor, place) as (session, seen):
+        rows = standings(
+            session,
+            seen.workspace.id,
+            request.period,
+            ctx.now(),
+            seen.workspace.timezone,
+            seen.member.id,
+        )
+        me = seen.member.id
+    if not rows:
+        return Reply(
+            Message(
+                f"No points {PERIOD_NAMES[request.period]} yet: answer a daily "
+                "question or run a mock."
+            ),
+            private=False,
+        )
+    lines = [
+        f"{r.rank:>3}. {r.name} — {r.points} pts" + (" ← you" if r.member_id == me else "")
+        for r in rows
+    ]
+    if rows[-1].rank > 10:
+        lines.insert(len(lines) - 1, "  …")
+    return Reply(
+        Message("\n".join(lines), title=f"Leaderboard · {PERIOD_NAMES[request.period]}"),
+        private=False,
+    )
+
+
+def _channel_dates(session: Session, ctx: Context) -> dict[int, date]:
+    now = ctx.now()
+    return {
+        cid: local_date(now, tz)
+        for cid, tz in session.execute(select(Channel.id, Channel.timezone)).tuples()
+    }
+
+
+def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Reply:
+    with ctx.seen(actor, place) as (session, seen):
+        member = (
+            seen.member
+            if request.member is None
+            else member_for(session, seen.workspace, request.member.user_id, request.member.name)
+        )
+        rubric = rubric_for(seen.workspace.rubric)
+        report = member_progress(session, member, rubric, _channel_dates(session, ctx))
+        try:
+            suggestion = mock_question_for_member(
+                session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
+            )
+            suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)"
+        except UnknownTopic:
+            suggest = "no active questions left"
+    fields = [
+        ("Mocks done", str(report.mocks_done)),
+        ("Daily answers", f"{report.daily_answers} (streak {report.streak})"),
+    ]
+    for criterion in rubric.criteria:
+        if criterion.id in report.averages:
+            fields.append((criterion.name, f"{report.averages[criterion.id]:.2f}"))
+    if report.weakest is not None:
+        fields.append((f"Work on: {report.weakest.name}", report.weakest.advice))
+    fields.append(("Next question", suggest))
+    images: tuple[Image, ...] = ()
+    if report.history:
+        images = (
+            Image(
+                f"progress-{member.external_id}-radar.png",
+                charts.radar_chart(report.history, rubric, report.name),
+                "Rubric scores, first and latest mock",
+            ),
+            Image(
+                f"progress-{member.external_id}-trend.png",
+                charts.trend_chart(report.history, report.name),
+                "Overall score per mock",
+            ),
+        )
+    text = (
+        "Scores are the mean of peer votes per mock (1–4)."
+        if report.history
+        else "No scored mocks yet: start one with `/mlsd mock`."
+    )
+    return Reply(
+        Message(text, title=f"Progress · {report.name}", fields=tuple(fields), images=images)
+    )
