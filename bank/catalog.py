@@ -184,7 +184,7 @@ def list_questions(
         query = query.where(Family.slug == family)
     if level:
         query = query.where(Question.level == level.upper())
-    return [(q, f) for q, f in session.execute(query).tuples()]
+    return [(q, f) for q, f in session.execute(query)]
 
 
 def retire_question(session: Session, slug: str) -> Question:
@@ -211,9 +211,7 @@ def bank_stats(session: Session) -> BankStats:
             .where(active)
             .group_by(Family.slug)
             .order_by(Family.slug)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     by_level = dict(
         session.execute(
@@ -221,18 +219,17 @@ def bank_stats(session: Session) -> BankStats:
             .where(active)
             .group_by(Question.level)
             .order_by(Question.level)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     total = session.scalar(select(func.count()).select_from(Question)) or 0
-    most_drawn = list(
-        session.execute(
+    most_drawn = [
+        (slug, drawn)
+        for slug, drawn in session.execute(
             select(Question.slug, Question.times_drawn)
             .where(Question.times_drawn > 0)
             .order_by(Question.times_drawn.desc(), Question.slug)
             .limit(10)
-        ).tuples()
-    )
+        )
+    ]
     count = sum(by_family.values())
     return BankStats(by_family, by_level, count, total - count, most_drawn)

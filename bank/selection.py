@@ -140,7 +140,7 @@ def _candidates(session: Session) -> list[Candidate]:
         select(Question.slug, Family.slug, Question.level, Question.tags)
         .join(Family, Question.family_id == Family.id)
         .where(Question.status == Status.ACTIVE.value)
-    ).tuples()
+    )
     return [Candidate(slug, family, level, tuple(tags)) for slug, family, level, tags in rows]
 
 

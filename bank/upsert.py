@@ -9,33 +9,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy import CursorResult, Executable, Table, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bank.orm import Base
 
 
-def _insert_on_conflict(
+def _insert_statement(
     session: Session,
     model: type[Base],
     values: Mapping[str, Any],
     conflict: Sequence[str],
     update: Sequence[str],
-) -> int:
+) -> Any:
     table = model.__table__
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     statement = insert(table).values(**values)
     if update:
-        final: Any = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=list(conflict),
             set_={name: statement.excluded[name] for name in update},
         )
-    else:
-        final = statement.on_conflict_do_nothing(index_elements=list(conflict))
-    return affected_rows(session, final)
+    return statement.on_conflict_do_nothing(index_elements=list(conflict))
 
 
 def affected_rows(session: Session, statement: Executable) -> int:
@@ -48,8 +46,13 @@ def affected_rows(session: Session, statement: Executable) -> int:
 def insert_ignore(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict: Sequence[str]
 ) -> bool:
-    """Insert one row unless a row with the same `conflict` columns exists; True if inserted."""
-    return _insert_on_conflict(session, model, values, conflict, ()) == 1
+    """Insert one row unless a row with the same `conflict` columns exists; True if inserted.
+
+    RETURNING tells reliably whether the row was written (rowcount does not, on every driver).
+    """
+    statement = _insert_statement(session, model, values, conflict, ())
+    key = next(iter(inspect(model).primary_key))
+    return session.execute(statement.returning(key)).first() is not None
 
 
 def upsert(
@@ -60,4 +63,4 @@ def upsert(
     update: Sequence[str],
 ) -> None:
     """Insert one row, or overwrite `update` columns of the row with the same `conflict` key."""
-    _insert_on_conflict(session, model, values, conflict, update)
+    session.execute(_insert_statement(session, model, values, conflict, update))

@@ -321,15 +321,11 @@ def phase_times(session: Session, interview: Interview) -> list[PhaseTime]:
 def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
     """Reminders due now, each claimed exactly once by a conditional UPDATE."""
     horizon = now + timedelta(seconds=WARNING_SECONDS)
-    due = (
-        session.execute(
-            select(Interview.id, Interview.phase_index, Interview.phase_deadline)
-            .where(Interview.status == "running", Interview.phase_deadline <= horizon)
-            .order_by(Interview.phase_deadline)
-        )
-        .tuples()
-        .all()
-    )
+    due = session.execute(
+        select(Interview.id, Interview.phase_index, Interview.phase_deadline)
+        .where(Interview.status == "running", Interview.phase_deadline <= horizon)
+        .order_by(Interview.phase_deadline)
+    ).all()
     claimed: list[Reminder] = []
     for interview_id, phase_index, deadline in due:
         assert deadline is not None

@@ -127,7 +127,7 @@ def reminder(number: int, phase_index: int, kind: str, last_phase: bool) -> Mess
     phase = PHASES[phase_index]
     if kind == "warning":
         return Message(f"#{number} · one minute left in {phase.name}.", tone=Tone.WARNING)
-    step = "End the mock" if last_phase else "Press Next phase"
+    step = "Press Next phase to finish" if last_phase else "Press Next phase"
     return Message(
         f"#{number} · time is up for {phase.name}. {step} when ready, or extend it.",
         buttons=phase_buttons(number),

@@ -69,5 +69,5 @@ def standings(
     )
     return [
         Standing(int(rank), int(mid), str(name), int(points))
-        for rank, mid, name, points in session.execute(query).tuples()
+        for rank, mid, name, points in session.execute(query)
     ]

@@ -51,7 +51,7 @@ def mock_history(session: Session, member_id: int, rubric: Rubric) -> list[MockS
         .join(Family, Family.id == Question.family_id)
         .where(Interview.candidate_id == member_id, Interview.status == "ended")
         .order_by(Interview.ended_at, Interview.id)
-    ).tuples()
+    )
     grouped: dict[int, list[tuple[int, datetime, str, dict[str, int], float]]] = defaultdict(list)
     for interview_id, number, ended_at, family, scores, overall in rows:
         assert ended_at is not None
@@ -76,7 +76,7 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
         select(DailyPrompt.channel_id, DailyPrompt.local_date)
         .join(DailyAnswer, DailyAnswer.prompt_id == DailyPrompt.id)
         .where(DailyAnswer.member_id == member_id)
-    ).tuples():
+    ):
         answered[channel_id].add(local)
     best = 0
     for channel_id, dates in answered.items():

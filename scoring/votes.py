@@ -117,7 +117,7 @@ def ballots(session: Session, interview_id: int) -> list[Ballot]:
         select(Vote, Member.display_name)
         .join(Member, Member.id == Vote.voter_id)
         .where(Vote.interview_id == interview_id)
-    ).tuples()
+    )
     return [Ballot(name, vote.scores, vote.signal, vote.comment) for vote, name in rows]
 
 

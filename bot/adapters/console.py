@@ -62,6 +62,7 @@ class ConsolePort:
         self.console = console
         self.out_dir = out_dir
         self.posted: list[Posted] = []
+        self.private: list[tuple[str, Message]] = []
         self._ids = itertools.count(1)
 
     def _new_id(self) -> str:
@@ -82,6 +83,7 @@ class ConsolePort:
                 self.posted[index] = Posted(message_id, posted.place, message)
 
     def send_private(self, user_id: str, place: Place, message: Message) -> None:
+        self.private.append((user_id, message))
         self.show(message, to=user_id)
 
     def find_button(self, label: str) -> tuple[Posted, Button] | None:

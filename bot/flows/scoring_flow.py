@@ -224,7 +224,7 @@ def _channel_dates(session: Session, ctx: Context) -> dict[int, date]:
     now = ctx.now()
     return {
         cid: local_date(now, tz)
-        for cid, tz in session.execute(select(Channel.id, Channel.timezone)).tuples()
+        for cid, tz in session.execute(select(Channel.id, Channel.timezone))
     }
 
 
