@@ -159,8 +159,9 @@ class Dojo:
         actor, place = action.actor, action.place
         number = int(action.value) if action.value.isdigit() else None
         if action.action_id in CONTROL_ACTIONS:
-            verb = CONTROL_ACTIONS[action.action_id]
-            return mock_flow.control(self.ctx, MockControl(verb, number), actor, place)
+            mock, phase = render.parse_button_value(action.value)
+            request = MockControl(CONTROL_ACTIONS[action.action_id], mock, phase=phase)
+            return mock_flow.control(self.ctx, request, actor, place)
         if action.action_id == render.SCORE:
             return scoring_flow.open_form(self.ctx, number, actor, place)
         if action.action_id == scoring_flow.SUBMIT:

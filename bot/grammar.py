@@ -122,6 +122,7 @@ class MockControl:
     verb: str
     number: int | None = None
     minutes: int | None = None
+    phase: int | None = None  # set by buttons: the phase they were posted for
 
 
 @dataclass(frozen=True)

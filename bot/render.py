@@ -87,8 +87,18 @@ def mock_root(
     )
 
 
-def phase_buttons(number: int, paused: bool = False) -> tuple[Button, ...]:
-    value = str(number)
+def button_value(number: int, phase_index: int) -> str:
+    """Buttons carry the mock and the phase they belong to, so a stale press does nothing."""
+    return f"{number}:{phase_index}"
+
+
+def parse_button_value(value: str) -> tuple[int | None, int | None]:
+    number, _, phase = value.partition(":")
+    return (int(number) if number.isdigit() else None, int(phase) if phase.isdigit() else None)
+
+
+def phase_buttons(number: int, phase_index: int, paused: bool = False) -> tuple[Button, ...]:
+    value = button_value(number, phase_index)
     if paused:
         return (
             Button("Resume", RESUME, value, Style.PRIMARY),
@@ -108,19 +118,17 @@ def phase_message(number: int, phase_index: int, budget: int, question: Question
         title=f"#{number} · Phase {phase_index + 1}/{len(PHASES)} · {phase.name}"
         f" ({duration(budget)})",
         text=f"Cover: {phase.focus}. The phase ends in {duration(budget)}.",
-        buttons=phase_buttons(number),
+        buttons=phase_buttons(number, phase_index),
         tone=Tone.PHASE,
     )
 
 
-def controls_retired(newer: str, phase_index: int, phase_over: bool) -> Message:
-    """What a superseded controls message becomes: the same subject, no live buttons."""
+def controls_retired(phase_index: int, phase_over: bool) -> Message:
+    """What a superseded controls message becomes: its phase named, no live buttons."""
     phase = PHASES[phase_index]
     if phase_over:
         return Message(f"{phase.name} is over.", tone=Tone.PHASE)
-    return Message(
-        f"{phase.name}: the controls moved to a newer message ({newer[:60]}).", tone=Tone.PHASE
-    )
+    return Message(f"{phase.name}: the controls are on the newest message below.", tone=Tone.PHASE)
 
 
 def reminder(number: int, phase_index: int, kind: str, last_phase: bool) -> Message:
@@ -130,7 +138,7 @@ def reminder(number: int, phase_index: int, kind: str, last_phase: bool) -> Mess
     step = "Press Next phase to finish" if last_phase else "Press Next phase"
     return Message(
         f"#{number} · time is up for {phase.name}. {step} when ready, or extend it.",
-        buttons=phase_buttons(number),
+        buttons=phase_buttons(number, phase_index),
         tone=Tone.WARNING,
     )
 

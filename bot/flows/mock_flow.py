@@ -110,6 +110,10 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
         interview = mocks.find_mock(session, seen.workspace, request.number, place.thread_id)
         mocks.require_control(session, interview, seen.member, seen.is_admin)
         number = interview.number
+        if request.phase is not None and (
+            request.phase != interview.phase_index or interview.status == "ended"
+        ):
+            return Reply(Message(f"That button belongs to a part of mock #{number} that is over."))
         where = thread_place(session, interview)
         phase = mocks.current_phase(session, interview)
         name = PHASES[interview.phase_index].name
@@ -129,7 +133,7 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             left = mocks.pause(interview, now)
             post = Message(
                 f"#{number} · paused with {render.duration(left)} left in {name}.",
-                buttons=render.phase_buttons(number, paused=True),
+                buttons=render.phase_buttons(number, interview.phase_index, paused=True),
                 tone=Tone.WARNING,
             )
             confirmation = f"Mock #{number} paused."
@@ -137,7 +141,7 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             left = mocks.resume(session, interview, now)
             post = Message(
                 f"#{number} · resumed: {render.duration(left)} left in {name}.",
-                buttons=render.phase_buttons(number),
+                buttons=render.phase_buttons(number, interview.phase_index),
                 tone=Tone.PHASE,
             )
             confirmation = f"Mock #{number} resumed."
@@ -189,7 +193,7 @@ def _post_controls(
             ctx.port.edit(
                 where,
                 old_id,
-                render.controls_retired(message.title or message.text, old_phase, phase_over),
+                render.controls_retired(old_phase, phase_over),
             )
         with ctx.db.unit_of_work() as session:
             interview = session.get_one(Interview, interview_id)
