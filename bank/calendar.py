@@ -13,6 +13,11 @@ def local_date(instant: datetime, timezone: str) -> date:
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 
+def slot_on(day: date, at: time, timezone: str) -> datetime:
+    """The UTC instant of local time `at` on local date `day`."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
 def next_occurrence(after: datetime, at: time, timezone: str, days: tuple[str, ...]) -> datetime:
     """The first instant strictly after `after` that is `at` local time on one of `days`.
 
@@ -26,7 +31,7 @@ def next_occurrence(after: datetime, at: time, timezone: str, days: tuple[str, .
         candidate_date = day + timedelta(days=offset)
         if WEEKDAYS[candidate_date.weekday()] not in days:
             continue
-        candidate = datetime.combine(candidate_date, at, tzinfo=zone).astimezone(UTC)
+        candidate = slot_on(candidate_date, at, timezone)
         if candidate > after:
             return candidate
     raise AssertionError("unreachable: some day within a week is always scheduled")

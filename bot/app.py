@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
 
 from bank.catalog import ensure_builtin_bank
 from bank.db import Database
@@ -12,13 +16,33 @@ from bot.config import Settings
 log = logging.getLogger("dojo")
 
 
+STARTUP_LOCK = 0x646F6A6F  # "dojo"
+
+
+@contextmanager
+def startup_lock(db: Database) -> Iterator[None]:
+    """Serialise migrations and the first bank load when several processes start at once."""
+    if not db.is_postgresql:
+        yield
+        return
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": STARTUP_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": STARTUP_LOCK})
+            connection.commit()
+
+
 def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     """The database, migrated to head and holding at least the built-in bank."""
     db = Database(settings.database_url)
     if upgrade:
-        migrate.upgrade(db)
-        with db.unit_of_work() as session:
-            report = ensure_builtin_bank(session)
+        with startup_lock(db):
+            migrate.upgrade(db)
+            with db.unit_of_work() as session:
+                report = ensure_builtin_bank(session)
         if report is not None:
             log.info("loaded the built-in question bank: %s", report.summary())
     return db
@@ -29,4 +53,5 @@ def configure_logging(settings: Settings) -> None:
         level=settings.dojo_log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if settings.dojo_log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)

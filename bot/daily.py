@@ -12,7 +12,7 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bank.calendar import WEEKDAYS, local_date, next_occurrence
+from bank.calendar import WEEKDAYS, local_date, next_occurrence, slot_on
 from bank.models import Channel, DailyAnswer, DailyPrompt, Member, Question
 from bank.selection import daily_question_for_channel
 from bank.upsert import insert_ignore
@@ -91,8 +91,12 @@ def claim_prompt(
         channel.next_daily_at = next_occurrence(
             now, channel.daily_time, channel.timezone, schedule_days(channel)
         )
-        if local_date(scheduled, channel.timezone) != local_date(now, channel.timezone):
-            return None  # the day was missed entirely while the bot was down: never post late
+        today = local_date(now, channel.timezone)
+        if local_date(scheduled, channel.timezone) != today and not (
+            WEEKDAYS[today.weekday()] in schedule_days(channel)
+            and slot_on(today, channel.daily_time, channel.timezone) <= now
+        ):
+            return None  # only earlier days were missed while the bot was down: never post late
     today = local_date(now, channel.timezone)
     previous = _previous_prompt(session, channel.id)
     question = daily_question_for_channel(

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bank.catalog import BankError
 from bank.db import Database
@@ -40,6 +40,7 @@ from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
+CONFLICT = "That clashed with a change made at the same moment; nothing was saved. Try again."
 TRY_AGAIN = "The database is not answering right now; nothing was saved. Try again in a moment."
 EXPECTED = (UsageError, MockError, VoteError, BankError, UnknownTopic)
 
@@ -98,6 +99,9 @@ class Dojo:
                 if event_id is not None:
                     self._forget(event_id)  # let the platform's retry try again
                 raise
+        except IntegrityError:
+            log.warning("a concurrent change won a race; the user is asked to retry")
+            return Reply.error(CONFLICT)
         except (OperationalError, DBAPIError):
             log.exception("database error")
             return Reply.error(TRY_AGAIN)

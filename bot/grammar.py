@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from bank.calendar import WEEKDAYS
 
@@ -163,6 +164,17 @@ def parse_mention(token: str) -> Mention | None:
     return Mention(match.group(1), match.group(2) or None)
 
 
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(word: str) -> int | None:
+    """`mon` or `monday` → 0; anything else → None."""
+    for index, name in enumerate(_DAY_NAMES):
+        if word in (name, name[:3]):
+            return index
+    return None
+
+
 def parse_days(token: str) -> tuple[str, ...] | None:
     """`mon-fri`, `mon,wed,fri`, `daily`, `weekdays`… → weekdays in week order; None if not days."""
     token = token.lower()
@@ -171,13 +183,18 @@ def parse_days(token: str) -> tuple[str, ...] | None:
     chosen: set[str] = set()
     for part in token.split(","):
         start, dash, end = part.partition("-")
-        if start[:3] not in WEEKDAYS or (dash and end[:3] not in WEEKDAYS):
+        first, last = _weekday(start), _weekday(end) if dash else _weekday(start)
+        if first is None or last is None:
             return None
-        first = WEEKDAYS.index(start[:3])
-        last = WEEKDAYS.index(end[:3]) if dash else first
         span = range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)]
         chosen.update(WEEKDAYS[i] for i in span)
     return tuple(day for day in WEEKDAYS if day in chosen)
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    """IANA names only: `zoneinfo` alone would also accept folder names and `localtime`."""
+    return frozenset(available_timezones())
 
 
 def _mock_ref(token: str, command: str) -> int:
@@ -199,7 +216,7 @@ def _parse_help(args: list[str]) -> Help:
 def _parse_daily(args: list[str]) -> Daily:
     if not args:
         return Daily()
-    if args == ["now"]:
+    if [a.lower() for a in args] == ["now"]:
         return Daily(post_now=True)
     raise UsageError(f"unexpected {' '.join(args)!r}", "daily")
 
@@ -221,12 +238,10 @@ def _parse_schedule(args: list[str]) -> Schedule:
         if parsed_days is not None and days is None:
             days = parsed_days
         elif timezone is None and parsed_days is None:
-            try:
-                ZoneInfo(token)
-            except (ZoneInfoNotFoundError, ValueError):
+            if token not in _time_zones():
                 raise UsageError(
                     f"unknown time zone or days {token!r} (e.g. Europe/Berlin, mon-fri)", "schedule"
-                ) from None
+                )
             timezone = token
         else:
             raise UsageError(f"unexpected {token!r}", "schedule")
@@ -240,7 +255,7 @@ def _parse_mock(args: list[str]) -> StartMock:
     for token in args:
         mention = parse_mention(token)
         if mention is not None:
-            if mention not in interviewers:
+            if all(m.user_id != mention.user_id for m in interviewers):
                 interviewers.append(mention)
         elif token.lower() == "quick":
             quick = True
@@ -262,7 +277,7 @@ def _parse_control(verb: str, args: list[str]) -> MockControl:
             if number is not None:
                 raise UsageError("name one mock only", verb)
             number = _mock_ref(token, verb)
-        elif verb == "extend" and minutes is None and token.isdigit():
+        elif verb == "extend" and minutes is None and token.isascii() and token.isdigit():
             minutes = int(token)
             if not 1 <= minutes <= MAX_EXTEND_MINUTES:
                 raise UsageError(f"extend by 1 to {MAX_EXTEND_MINUTES} minutes", verb)
@@ -366,10 +381,7 @@ def parse(name: str, args: str) -> Request:
     if name == "mock":
         return _parse_mock(tokens)
     if name in ("join", "next", "pause", "resume", "extend", "end"):
-        control = _parse_control(name, tokens)
-        if name != "extend" and control.minutes is not None:
-            raise UsageError("unexpected minutes", name)
-        return control
+        return _parse_control(name, tokens)
     if name == "vote":
         return _parse_vote(tokens)
     if name == "leaderboard":

@@ -25,7 +25,7 @@ DEFAULT_POINTS: dict[PointKind, int] = {
     PointKind.MOCK_CANDIDATE: 30,
     PointKind.MOCK_INTERVIEWER: 20,
     PointKind.PEER_VOTE: 5,
-    PointKind.SCORE_BONUS: 10,  # per full point of weighted score above 2 (see scoring.results)
+    PointKind.SCORE_BONUS: 10,  # per point of weighted score above 2 (see scoring.votes)
 }
 
 

@@ -60,7 +60,7 @@ def submit_vote(
         raise VoteError("you cannot score your own mock")
     if interview.status != "ended" or interview.ended_at is None:
         raise VoteError(f"mock #{interview.number} is still running: score it once it has ended")
-    if now > interview.ended_at + window:
+    if now >= interview.ended_at + window:  # the same instant results become due
         hours = int(window.total_seconds() // 3600)
         raise VoteError(f"voting on mock #{interview.number} closed {hours} h after it ended")
     if signal not in SIGNALS:
@@ -113,12 +113,11 @@ def all_interviewers_voted(session: Session, interview: Interview) -> bool:
 
 
 def ballots(session: Session, interview_id: int) -> list[Ballot]:
-    rows = session.execute(
-        select(Vote, Member.display_name)
-        .join(Member, Member.id == Vote.voter_id)
-        .where(Vote.interview_id == interview_id)
+    """One ballot per voter, keyed by member id: display names are not unique."""
+    votes = session.scalars(
+        select(Vote).where(Vote.interview_id == interview_id).order_by(Vote.voter_id)
     )
-    return [Ballot(name, vote.scores, vote.signal, vote.comment) for vote, name in rows]
+    return [Ballot(str(v.voter_id), v.scores, v.signal, v.comment) for v in votes]
 
 
 def result_of(session: Session, interview: Interview, rubric: Rubric) -> Result | None:
@@ -137,7 +136,7 @@ def claim_result_delivery(session: Session, interview: Interview, now: datetime)
 
 
 def score_bonus(session: Session, interview: Interview, result: Result, now: datetime) -> None:
-    """Candidate bonus: 10 points per full point of weighted score above 2."""
+    """Candidate bonus: 10 points per point of weighted score above 2 (prorated, rounded)."""
     points = max(0, round((result.overall - 2) * 10))
     if points:
         award(

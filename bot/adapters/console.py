@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from bank.db import Database
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from bot.port import Action, Actor, Button, Command, Message, Place, Reply, Tone
+from bot.scheduler import Ticker
 
 WORKSPACE = "console"
 CHANNEL = "general"
@@ -126,6 +128,7 @@ class ConsolePort:
         self.console.print(f"{indent}{head}: {first}")
         for line in rest:
             self.console.print(f"{pad}{line}")
+        self.console.file.flush()  # a transcript must survive a crash of this process
 
     def _save(self, filename: str, data: bytes) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +154,7 @@ class ConsoleChannel:
         self.admins = {a.strip() for a in admins or () if a.strip()}
         self.echo = echo
         self._events = itertools.count(1)
+        self._run_id = uuid.uuid4().hex[:8]  # event ids stay unique across restarts
 
     def actor(self, name: str) -> Actor:
         if not self.admins:
@@ -180,7 +184,7 @@ class ConsoleChannel:
         if place is None:
             return
         text = match.group("text").strip()
-        event_id = f"console-{next(self._events)}"
+        event_id = f"console-{self._run_id}-{next(self._events)}"
         button = _BUTTON.match(text)
         if button:
             self._press(actor, button.group("label"), event_id)
@@ -239,23 +243,22 @@ def run_console(
     """
     interactive = stdin.isatty()
     console = Console(file=stdout, highlight=False, soft_wrap=True)
-    clock = ManualClock(
-        start=start, speed=speed if speed is not None else (1.0 if interactive else 0.0)
-    )
+    rate = speed if speed is not None else (1.0 if interactive else 0.0)
+    clock = ManualClock(start=start, speed=rate)
     port = ConsolePort(console, out_dir)
     dojo = Dojo(db, port, clock, platform="console")
     channel = ConsoleChannel(dojo, port, clock, admins, echo=not interactive)
     ticker = None
-    dojo.recover()
     if interactive:
-        from bot.scheduler import Ticker
-
         console.print(
             f"[bold]mlsd-dojo[/] console · channel #{CHANNEL} · type "
             "`alice: /mlsd help` · Ctrl-D to quit"
         )
+    if rate > 0:  # the clock runs: the scheduler fires timers on its own
         ticker = Ticker(dojo, interval=1.0)
         ticker.start()
+    else:
+        dojo.recover()
     try:
         for raw in stdin:
             channel.feed(raw)
