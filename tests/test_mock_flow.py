@@ -43,7 +43,7 @@ def press(h: Harness, user: str, label: str, event_id: str | None = None) -> Rep
 
 def test_full_mock_lifecycle(bank_db: Database, tmp_path: Path) -> None:
     h = Harness(bank_db, tmp_path)
-    number, thread = start_mock(h)
+    number, _ = start_mock(h)
     root = h.port.posted[0]
     assert root.place.thread_id is None and root.message.title.startswith(f"Mock #{number} · ")
     assert "Candidate: alice" not in root.message.text  # names are fields, the text is the prompt
@@ -90,7 +90,8 @@ def test_full_mock_lifecycle(bank_db: Database, tmp_path: Path) -> None:
     assert row.status == "running" and row.phase_deadline is not None
     assert round((row.phase_deadline - h.clock.now()).total_seconds()) == 6 * 60
     h.command("bob", f"extend 3 #{number}")
-    assert round((interview_row(h, number).phase_deadline - h.clock.now()).total_seconds()) == 540
+    deadline = interview_row(h, number).phase_deadline
+    assert deadline is not None and round((deadline - h.clock.now()).total_seconds()) == 540
 
     for _ in range(3):
         press(h, "bob", "Next phase")
@@ -138,7 +139,7 @@ def test_stale_and_duplicate_presses_do_nothing(bank_db: Database, tmp_path: Pat
 
 def test_idle_mock_is_closed(bank_db: Database, tmp_path: Path) -> None:
     h = Harness(bank_db, tmp_path)
-    number, thread = start_mock(h)
+    number, _ = start_mock(h)
     h.advance(hours=1)
     h.feed(f"bob #{number}: still thinking")  # activity keeps it open
     assert h.advance(minutes=90)["idle"] == 0
