@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from bank.catalog import (
     BankError,
@@ -27,10 +30,13 @@ from bank.catalog import (
 )
 from bank.db import Database
 from bank.files import dump_bank_file, write_bank_files
+from bank.models import Workspace
 from bank.schema import BankFile
 from bot import migrate
 from bot.app import configure_logging, open_database
+from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from scoring.rubric import Rubric, rubric_for
 
 app = typer.Typer(
     help="mlsd-dojo: ML system design interview practice in your team chat.",
@@ -41,6 +47,11 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 bank_app = typer.Typer(help="The question bank.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
+rubric_app = typer.Typer(help="A workspace's scoring rubric.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+WorkspaceOption = Annotated[
+    str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
+]
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -224,7 +235,7 @@ def bank_show(slug: str) -> None:
             name=question.family.name,
             questions=[question_spec(question)],
         )
-    out.print(dump_bank_file(bank), markup=False)
+    typer.echo(dump_bank_file(bank))
 
 
 @bank_app.command("retire")
@@ -254,6 +265,45 @@ def bank_stats_cmd() -> None:
     out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
     if stats.most_drawn:
         out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
+
+
+def _workspace(session: Session, spec: str) -> Workspace:
+    platform, _, external_id = spec.partition(":")
+    if platform not in ("console", "slack", "discord") or not external_id:
+        raise fail(f"--workspace must look like slack:T0123, not {spec!r}")
+    return workspace_for(session, platform, external_id)
+
+
+@rubric_app.command("show")
+def rubric_show(workspace: WorkspaceOption = "console:console") -> None:
+    """Print the rubric in force (as a file `rubric set` accepts)."""
+    with _database().unit_of_work() as session:
+        rubric = rubric_for(_workspace(session, workspace).rubric)
+    typer.echo(yaml.safe_dump(rubric.model_dump(mode="json"), sort_keys=False, width=100))
+
+
+@rubric_app.command("set")
+def rubric_set(file: Path, workspace: WorkspaceOption = "console:console") -> None:
+    """Use the rubric in FILE (YAML; criteria weights must sum to 100) for a workspace."""
+    try:
+        rubric = Rubric.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise fail(f"{file}: cannot be read as YAML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(file)"
+        raise fail(f"{file}: {where}: {first['msg']}") from None
+    with _database().unit_of_work() as session:
+        _workspace(session, workspace).rubric = rubric.model_dump(mode="json")
+    out.print(f"rubric {rubric.name!r} with {len(rubric.criteria)} criteria set for {workspace}")
+
+
+@rubric_app.command("reset")
+def rubric_reset(workspace: WorkspaceOption = "console:console") -> None:
+    """Go back to the default rubric."""
+    with _database().unit_of_work() as session:
+        _workspace(session, workspace).rubric = None
+    out.print(f"default rubric restored for {workspace}")
 
 
 def main() -> None:

@@ -8,11 +8,12 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bank.config import DatabaseSettings
+from scoring.ledger import PointsSettings
 
 Platform = Literal["console", "slack", "discord"]
 
 
-class Settings(DatabaseSettings):
+class Settings(DatabaseSettings, PointsSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     slack_bot_token: SecretStr | None = None

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from typing import Annotated
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from bank.upsert import insert_ignore
@@ -19,7 +23,7 @@ class PointKind(StrEnum):
     SCORE_BONUS = "score-bonus"
 
 
-# Points per award; the README documents this table. A deployment may override it.
+# Points per award; the README documents this table.
 DEFAULT_POINTS: dict[PointKind, int] = {
     PointKind.DAILY_ANSWER: 10,
     PointKind.MOCK_CANDIDATE: 30,
@@ -27,6 +31,19 @@ DEFAULT_POINTS: dict[PointKind, int] = {
     PointKind.PEER_VOTE: 5,
     PointKind.SCORE_BONUS: 10,  # per point of weighted score above 2 (see scoring.votes)
 }
+
+
+class PointsSettings(BaseSettings):
+    """`DOJO_POINTS`, e.g. `{"daily-answer": 15}`, overrides entries of the table above."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    dojo_points: dict[PointKind, Annotated[int, Field(ge=0, le=1000)]] = {}
+
+
+@cache
+def points_table() -> dict[PointKind, int]:
+    return {**DEFAULT_POINTS, **PointsSettings().dojo_points}
 
 
 def award(
@@ -47,7 +64,7 @@ def award(
             "member_id": member_id,
             "kind": kind.value,
             "reference": reference,
-            "points": DEFAULT_POINTS[kind] if points is None else points,
+            "points": points_table()[kind] if points is None else points,
             "created_at": at,
         },
         ("kind", "reference", "member_id"),

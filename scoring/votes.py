@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bank.models import Interview, InterviewParticipant, Member
 from bank.upsert import affected_rows, upsert
 from scoring.aggregate import SIGNALS, Ballot, Result, aggregate, weighted_score
-from scoring.ledger import PointKind, award
+from scoring.ledger import PointKind, award, points_table
 from scoring.models import Vote
 from scoring.rubric import Rubric
 
@@ -137,7 +137,7 @@ def claim_result_delivery(session: Session, interview: Interview, now: datetime)
 
 def score_bonus(session: Session, interview: Interview, result: Result, now: datetime) -> None:
     """Candidate bonus: 10 points per point of weighted score above 2 (prorated, rounded)."""
-    points = max(0, round((result.overall - 2) * 10))
+    points = max(0, round((result.overall - 2) * points_table()[PointKind.SCORE_BONUS]))
     if points:
         award(
             session,
