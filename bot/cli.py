@@ -49,6 +49,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 rubric_app = typer.Typer(help="A workspace's scoring rubric.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
+admins_app = typer.Typer(help="A workspace's dojo admins.", no_args_is_help=True)
+app.add_typer(admins_app, name="admins")
+slack_app = typer.Typer(help="Slack set-up.", no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
 ]
@@ -157,13 +161,17 @@ def run(
     start: Annotated[
         datetime | None, typer.Option(help="Console: start the clock here (UTC), for scripts.")
     ] = None,
+    port: Annotated[int, typer.Option(help="Slack HTTP mode: port for /slack/events.")] = 3000,
 ) -> None:
     """Start the bot (no tokens: a local console channel on this terminal)."""
     settings = _settings()
     chosen = platform or settings.default_platform()
-    db = open_database(settings)
+    if chosen == "slack":
+        _run_slack(settings, port)
+        return
     if chosen != "console":
         raise fail(f"the {chosen} adapter is not available in this version; use --platform console")
+    db = open_database(settings)
     from bot.adapters.console import run_console
 
     begin = None if start is None else start.replace(tzinfo=start.tzinfo or UTC)
@@ -304,6 +312,59 @@ def rubric_reset(workspace: WorkspaceOption = "console:console") -> None:
     with _database().unit_of_work() as session:
         _workspace(session, workspace).rubric = None
     out.print(f"default rubric restored for {workspace}")
+
+
+def _run_slack(settings: Settings, port: int) -> None:
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    if token is None or (secret is None and settings.slack_app_token is None):
+        raise fail("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
+    db = open_database(settings)
+    from bot.adapters.slack import run_slack
+    from bot.clock import SystemClock
+    from bot.engine import Dojo
+
+    app_token = settings.slack_app_token
+    run_slack(
+        lambda chat: Dojo(db, chat, SystemClock(), platform="slack"),
+        token.get_secret_value(),
+        secret.get_secret_value() if secret else "",
+        settings.slack_api_url,
+        app_token.get_secret_value() if app_token else None,
+        port,
+    )
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    url: Annotated[str, typer.Option(help="Public base URL of `dojo run` (HTTP mode).")] = (
+        "https://dojo.example.com"
+    ),
+    socket_mode: Annotated[bool, typer.Option(help="For Socket Mode (no public URL).")] = False,
+) -> None:
+    """Print the Slack app manifest (YAML) to paste when creating the app."""
+    from bot.adapters.slack_manifest import manifest_yaml
+
+    typer.echo(manifest_yaml(url, socket_mode))
+
+
+@admins_app.command("show")
+def admins_show(workspace: WorkspaceOption = "console:console") -> None:
+    """List the users made dojo admins for a workspace (besides the platform's own admins)."""
+    with _database().unit_of_work() as session:
+        ids = list(_workspace(session, workspace).admin_ids)
+    out.print(", ".join(ids) if ids else "(none)")
+
+
+@admins_app.command("set")
+def admins_set(
+    users: Annotated[str, typer.Argument(help="Comma-separated user ids (empty: none).")],
+    workspace: WorkspaceOption = "console:console",
+) -> None:
+    """Make these users dojo admins (replaces the list)."""
+    ids = sorted({u.strip() for u in users.split(",") if u.strip()})
+    with _database().unit_of_work() as session:
+        _workspace(session, workspace).admin_ids = ids
+    out.print(f"dojo admins for {workspace}: {', '.join(ids) or '(none)'}")
 
 
 def main() -> None:

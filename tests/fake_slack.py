@@ -1,0 +1,168 @@
+"""A local stand-in for Slack's Web API: records every call and answers like Slack does.
+
+It serves the methods the adapter uses (and the file-upload URL that `files_upload_v2` posts
+to), can be told to fail a method once with `ok: false` or a 429 with Retry-After, and lets
+tests wait for the calls they expect instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class FakeSlack:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(
+        default_factory=dict
+    )
+    uploads: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+        self._files = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+            app = web.Application()
+            app.router.add_post("/api/{method}", self._api)
+            app.router.add_post("/upload/{file_id}", self._upload)
+            self._runner = web.AppRunner(app)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            self._loop.run_until_complete(site.start())
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.base_url = f"http://127.0.0.1:{port}/api/"
+            ready.set()
+            self._loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True).start()
+        assert ready.wait(10)
+        return self.base_url
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    # -- test helpers ----------------------------------------------------------------------------
+
+    def fail_once(
+        self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self.failures.setdefault(method, []).append((status, body, headers or {}))
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c.params for c in self.calls if c.method == method]
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    def since(self, mark: int, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls[mark:] if method is None or c.method == method]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 15) -> None:
+        """Wait for calls the bot makes after acknowledging (its work runs in the background)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected Slack calls did not arrive: {self.calls[-5:]}")
+            time.sleep(0.02)
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.text()
+        if request.content_type == "application/json":
+            params: dict[str, Any] = json.loads(raw or "{}")
+        else:
+            params = dict(parse_qsl(raw))
+        for key in ("blocks", "view", "attachments", "files"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        with self._lock:
+            self.calls.append(Call(method, params))
+            queued = self.failures.get(method)
+            failure = queued.pop(0) if queued else None
+        if failure is not None:
+            status, body, headers = failure
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://dojo-test.slack.com/",
+                "team": "Dojo",
+                "user": "dojo",
+                "team_id": "T1",
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": "V1", **params.get("view", {})}}
+        if method == "users.info":
+            user_id = params.get("user", "")
+            info = self.users.get(user_id)
+            if info is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": user_id, **info}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._files)}"
+            return {
+                "ok": True,
+                "file_id": file_id,
+                "upload_url": self.base_url.replace("/api/", f"/upload/{file_id}"),
+            }
+        if method == "files.completeUploadExternal":
+            files = params.get("files", [])
+            return {
+                "ok": True,
+                "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
+            }
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        with self._lock:
+            self.uploads.append(data)
+        return web.Response(text=f"OK - {len(data)}")
