@@ -7,7 +7,6 @@ tests wait for the calls they expect instead of sleeping.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
@@ -18,6 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.slack_wire import Server
 
 
 @dataclass
@@ -39,40 +40,20 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self._loop)
-            app = web.Application()
-            app.router.add_post("/api/{method}", self._api)
-            app.router.add_post("/upload/{file_id}", self._upload)
-            self._runner = web.AppRunner(app)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            self._loop.run_until_complete(site.start())
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.base_url = f"http://127.0.0.1:{port}/api/"
-            ready.set()
-            self._loop.run_forever()
-
-        threading.Thread(target=serve, daemon=True).start()
-        assert ready.wait(10)
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self._server = Server(app)
+        self.base_url = self._server.start() + "/api/"
         return self.base_url
 
     def stop(self) -> None:
-        async def shutdown() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._server.stop()
 
     # -- test helpers ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ script lines or call the core directly, then read what was posted, edited and se
 from __future__ import annotations
 
 import io
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.engine import Dojo
 from bot.port import Action, Actor, Command, Message, Place, Reply
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
+DOJO_COMMAND = [sys.executable, "-c", "from bot.cli import main; main()"]  # `dojo`, this venv
 
 
 @dataclass

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bank.config import normalize_database_url
 from bot.config import ConfigError, load_settings
+from tests.support import DOJO_COMMAND
 
-DOJO = [sys.executable, "-c", "from bot.cli import main; main()"]
+DOJO = DOJO_COMMAND
 
 
 def dojo(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None):

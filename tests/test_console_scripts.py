@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bank.db import Database
-from tests.support import Harness
+from tests.support import DOJO_COMMAND, Harness
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -18,9 +17,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def run_script(name: str, tmp_path: Path, *args: str) -> str:
     result = subprocess.run(
         [
-            sys.executable,
-            "-c",
-            "from bot.cli import main; main()",
+            *DOJO_COMMAND,
             "run",
             "--platform",
             "console",

@@ -6,14 +6,13 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
+from tests.support import DOJO_COMMAND
+
 DOJO = [
-    sys.executable,
-    "-c",
-    "from bot.cli import main; main()",
+    *DOJO_COMMAND,
     "run",
     "--platform",
     "console",

@@ -6,7 +6,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bot import migrate
 from tests.conftest import require_postgres
-from tests.support import Harness
+from tests.support import DOJO_COMMAND, Harness
 
 T0 = datetime(2026, 3, 2, 8, 58, tzinfo=UTC)
 
@@ -29,9 +28,7 @@ class Bot:
     def __init__(self, url: str, cwd: Path) -> None:
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                "-c",
-                "from bot.cli import main; main()",
+                *DOJO_COMMAND,
                 "run",
                 "--platform",
                 "console",

@@ -20,8 +20,10 @@ from bot.adapters.slack_manifest import METHOD_SCOPES, bot_scopes, manifest
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from scoring.models import PointsEntry, Vote
+from scoring.rubric import DEFAULT_RUBRIC
 from tests.fake_slack import FakeSlack
 from tests.slack_wire import CHANNEL, Server, SlackClient
+from tests.support import DOJO_COMMAND
 
 START = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
 USERS: dict[str, dict[str, Any]] = {
@@ -406,17 +408,7 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
         "deep_dive": "Velocity features\nGBDT model\nPR-AUC offline\nLoss rate online",
         "trade_offs": "Friction vs loss\nRules vs model\nLatency vs depth",
         "follow_ups": "Fraudsters adapt: now what?\nLabels arrive late: now what?",
-        "strong_signals": "\n".join(
-            f"{c}: names it clearly"
-            for c in (
-                "problem_formulation",
-                "system_architecture",
-                "ml_depth",
-                "metrics_evaluation",
-                "trade_off_analysis",
-                "communication",
-            )
-        ),
+        "strong_signals": "\n".join(f"{c}: names it clearly" for c in DEFAULT_RUBRIC.ids),
     }
     mark = fake.mark()
     ok(client.submit("UADMIN", view, values))
@@ -434,7 +426,6 @@ def test_dojo_run_serves_slack_over_http(tmp_path, bank_db: Database) -> None:
     import os
     import socket
     import subprocess
-    import sys
     import urllib.request
 
     fake = FakeSlack(users=dict(USERS))
@@ -452,7 +443,7 @@ def test_dojo_run_serves_slack_over_http(tmp_path, bank_db: Database) -> None:
     }
     env.pop("SLACK_APP_TOKEN", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "run", "--port", str(port)],
+        [*DOJO_COMMAND, "run", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
