@@ -53,6 +53,8 @@ admins_app = typer.Typer(help="A workspace's dojo admins.", no_args_is_help=True
 app.add_typer(admins_app, name="admins")
 slack_app = typer.Typer(help="Slack set-up.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
+discord_app = typer.Typer(help="Discord set-up.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
 ]
@@ -162,6 +164,7 @@ def run(
         datetime | None, typer.Option(help="Console: start the clock here (UTC), for scripts.")
     ] = None,
     port: Annotated[int, typer.Option(help="Slack HTTP mode: port for /slack/events.")] = 3000,
+    shards: Annotated[str, typer.Option(help="Discord: `auto` to shard, `1` for one.")] = "1",
 ) -> None:
     """Start the bot (no tokens: a local console channel on this terminal)."""
     settings = _settings()
@@ -169,8 +172,9 @@ def run(
     if chosen == "slack":
         _run_slack(settings, port)
         return
-    if chosen != "console":
-        raise fail(f"the {chosen} adapter is not available in this version; use --platform console")
+    if chosen == "discord":
+        _run_discord(settings, shards == "auto")
+        return
     db = open_database(settings)
     from bot.adapters.console import run_console
 
@@ -332,6 +336,59 @@ def _run_slack(settings: Settings, port: int) -> None:
         app_token.get_secret_value() if app_token else None,
         port,
     )
+
+
+def _discord_token(settings: Settings) -> str:
+    if settings.discord_token is None:
+        raise fail("Discord needs DISCORD_TOKEN (the bot token of your application)")
+    return settings.discord_token.get_secret_value()
+
+
+def _run_discord(settings: Settings, sharded: bool) -> None:
+    token = _discord_token(settings)
+    db = open_database(settings)
+    from bot.adapters.discord import run_discord
+    from bot.clock import SystemClock
+    from bot.engine import Dojo
+
+    run_discord(
+        lambda chat: Dojo(db, chat, SystemClock(), platform="discord"),
+        token,
+        settings.discord_api_url,
+        settings.discord_gateway_url,
+        sharded,
+    )
+
+
+@discord_app.command("sync")
+def discord_sync() -> None:
+    """Register the /mlsd commands in every server the bot is in (also done at start)."""
+    settings = _settings()
+    token = _discord_token(settings)
+    db = open_database(settings)
+    from bot.adapters.discord import sync_commands
+    from bot.clock import SystemClock
+    from bot.engine import Dojo
+
+    count = sync_commands(
+        lambda chat: Dojo(db, chat, SystemClock(), platform="discord"),
+        token,
+        settings.discord_api_url,
+        settings.discord_gateway_url,
+    )
+    out.print(f"/mlsd synced to {count} server(s)")
+
+
+@discord_app.command("invite-url")
+def discord_invite_url(
+    client_id: Annotated[str | None, typer.Option(help="Default: read from DISCORD_TOKEN.")] = None,
+) -> None:
+    """Print the OAuth2 URL that adds the bot with exactly the permissions it needs."""
+    from bot.adapters.discord import client_id_from_token, invite_url
+
+    if client_id is None:
+        client_id = client_id_from_token(_discord_token(_settings()))
+    typer.echo(invite_url(client_id))
 
 
 @slack_app.command("manifest")

@@ -1,0 +1,581 @@
+"""Discord: the real discord.py client for the core (DESIGN.md §2, §6).
+
+`/mlsd` is an app-command group whose options are turned back into the core's command text, so
+the grammar stays in one place. Buttons are dynamic items (their custom ids carry the core's
+action id and value) registered at start, so they keep working after a restart. Forms become
+modals of at most five inputs; longer forms are filled in pages. The core runs in worker threads;
+the ChatPort hands its calls to the client's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+
+from bank.models import Family, Question
+from bot.adapters.discord_render import (
+    MAX_MODAL_TITLE,
+    Part,
+    clip,
+    custom_id,
+    form_pages,
+    message_parts,
+    modal_item,
+    view_for,
+)
+from bot.engine import Dojo
+from bot.grammar import PERIODS, SIGNALS, USAGE
+from bot.port import Action, Actor, Button, Command, Form, Message, Place, Reply, Style
+
+log = logging.getLogger("dojo.discord")
+PLATFORM = "discord"
+ANSWER_WITHIN = 2.0  # seconds of core work before the interaction is deferred
+MANAGE_GUILD = discord.Permissions(manage_guild=True)
+# What the bot needs in a channel: see `invite_url`.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+T = TypeVar("T")
+
+
+def point_at(api_url: str | None, gateway_url: str | None) -> None:
+    """Send REST and the gateway elsewhere (HTTP proxies, tests): discord.py reads class attrs."""
+    if api_url:
+        discord.http.Route.BASE = api_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+async def discover_gateway(api_url: str) -> str:
+    """A plain Client does not ask for its gateway; behind DISCORD_API_URL we do (GET /gateway)."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{api_url.rstrip('/')}/gateway") as response,
+    ):
+        data = await response.json(content_type=None)
+    return str(data["url"])
+
+
+def invite_url(client_id: str) -> str:
+    return discord.utils.oauth_url(
+        client_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
+    )
+
+
+class DiscordPort:
+    """The ChatPort: runs discord.py coroutines on the client's loop from the core's threads."""
+
+    def __init__(self, bot: DojoDiscord) -> None:
+        self.bot = bot
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.bot.loop).result(timeout=60)
+
+    def post(self, place: Place, message: Message) -> str:
+        return self._run(self.bot.send_parts(int(place.thread_id or place.channel_id), message))
+
+    def start_thread(self, channel_id: str, message: Message) -> str:
+        return self._run(self.bot.start_thread(int(channel_id), message))
+
+    def edit(self, place: Place, message_id: str, message: Message) -> None:
+        self._run(self.bot.edit(int(place.thread_id or place.channel_id), int(message_id), message))
+
+    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+        self._run(self.bot.direct_message(int(user_id), message))
+
+
+class CoreButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"dojo:(?P<action>[a-z:]+)\|(?P<value>[^|]*)",
+):
+    """Every button the core renders; matched by custom id, so restarts do not orphan it."""
+
+    def __init__(self, action: str, value: str, label: str = "…") -> None:
+        self.action, self.value = action, value
+        super().__init__(
+            discord.ui.Button(label=label, custom_id=custom_id(Button(label, action, value)))
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> CoreButton:
+        return cls(match["action"], match["value"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = interaction.client
+        assert isinstance(bot, DojoDiscord)
+        await bot.on_button(interaction, self.action, self.value)
+
+
+class FormPage(discord.ui.Modal):
+    """One page of a core form; the last page submits the whole form to the core."""
+
+    def __init__(self, bot: DojoDiscord, form: Form, page: int, place: Place) -> None:
+        pages = form_pages(form)
+        suffix = f" ({page + 1}/{len(pages)})" if len(pages) > 1 else ""
+        super().__init__(
+            title=clip(form.title + suffix, MAX_MODAL_TITLE),
+            timeout=900,
+            custom_id=f"form:{form.form_id}:{page}",
+        )
+        self.bot, self.form, self.page, self.place = bot, form, page, place
+        for item in pages[page]:
+            self.add_item(modal_item(item))
+        self.last = page == len(pages) - 1
+
+    def values(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for child in self.walk_children():
+            if isinstance(child, discord.ui.Select):
+                fields[str(child.custom_id)] = str(child.values[0]) if child.values else ""
+            elif isinstance(child, discord.ui.TextInput):
+                fields[str(child.custom_id)] = child.value
+        return fields
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self.bot.on_form_page(interaction, self)
+
+
+class DojoDiscord(discord.AutoShardedClient):
+    """The bot. Sharding is automatic when asked for (`shard_count=None`), one shard otherwise."""
+
+    def __init__(
+        self,
+        dojo_factory: Callable[[DiscordPort], Dojo],
+        *,
+        sharded: bool = False,
+        sync_commands: bool = True,
+    ) -> None:
+        intents = discord.Intents.default()  # guild messages without message content
+        super().__init__(intents=intents, shard_count=None if sharded else 1)
+        self.tree = app_commands.CommandTree(self)
+        self.dojo = dojo_factory(DiscordPort(self))
+        self.sync_commands = sync_commands
+        # Pages filled so far, per (user, form): kept in this process, which owns the shard.
+        self.drafts: dict[tuple[int, str], tuple[Form, dict[str, str]]] = {}
+        self._draft_lock = threading.Lock()
+        self.tree.add_command(build_group(self))
+        self.synced = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CoreButton)
+
+    async def on_ready(self) -> None:
+        if self.sync_commands and not self.synced.is_set():
+            for guild in self.guilds:
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("commands synced to %d guild(s)", len(self.guilds))
+        self.synced.set()
+
+    # -- the core, off the event loop ----------------------------------------------------------
+
+    def actor(self, interaction: discord.Interaction[Any]) -> Actor:
+        return self.actor_of(interaction.guild_id, interaction.user)
+
+    def actor_of(self, guild_id: int | None, user: discord.abc.User) -> Actor:
+        is_admin = isinstance(user, discord.Member) and (
+            user.guild_permissions.manage_guild
+            or any(role.name in self.admin_roles(guild_id) for role in user.roles)
+        )
+        return Actor(str(guild_id or "dm"), str(user.id), user.display_name, bool(is_admin))
+
+    def admin_roles(self, guild_id: int | None) -> set[str]:
+        """Role names (or ids) a workspace's dojo admin setting lists."""
+        from bank.models import Workspace
+
+        with self.dojo.db.unit_of_work() as session:
+            workspace = (
+                session.query(Workspace)
+                .filter_by(platform=PLATFORM, external_id=str(guild_id))
+                .first()
+            )
+            return set(workspace.admin_ids) if workspace else set()
+
+    @staticmethod
+    def place_of(interaction: discord.Interaction[Any]) -> Place:
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            return Place(str(channel.parent_id), str(channel.id))
+        return Place(str(interaction.channel_id))
+
+    async def answer(
+        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None]
+    ) -> None:
+        """Run the core; answer in time (defer if it takes long), privately when it says so."""
+        task = asyncio.ensure_future(asyncio.to_thread(work))
+        done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
+        if not done:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await task
+        if reply is None:  # a duplicate delivery: already answered
+            if not interaction.response.is_done():
+                await interaction.response.defer()
+            return
+        form = reply.message.form
+        if form is not None and not interaction.response.is_done():
+            await interaction.response.send_modal(
+                FormPage(self, form, 0, self.place_of(interaction))
+            )
+            return
+        await self.respond(interaction, reply)
+
+    async def respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        message = reply.message
+        if message.form is not None:
+            message = Message(
+                message.text + "\n(Use the command again to open the form.)",
+                title=message.title,
+                tone=message.tone,
+            )
+        for part in message_parts(message):
+            kwargs = _send_kwargs(part)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(ephemeral=reply.private, **kwargs)
+            else:
+                await interaction.followup.send(ephemeral=reply.private, **kwargs)
+
+    async def on_command(
+        self, interaction: discord.Interaction[Any], name: str, args: Sequence[str | None]
+    ) -> None:
+        text = " ".join(a for a in args if a)
+        command = Command(
+            name,
+            text,
+            self.actor(interaction),
+            self.place_of(interaction),
+            event_id=f"ix:{interaction.id}",
+        )
+        await self.answer(interaction, lambda: self.dojo.handle_command(command))
+
+    async def on_button(
+        self, interaction: discord.Interaction[Any], action_id: str, value: str
+    ) -> None:
+        place = self.place_of(interaction)
+        if action_id == "form:next":
+            await self.open_next_page(interaction, value, place)
+            return
+        action = Action(
+            action_id, value, self.actor(interaction), place, event_id=f"ix:{interaction.id}"
+        )
+        await self.answer(interaction, lambda: self.dojo.handle_action(action))
+
+    # -- multi-page forms (Discord modals hold five inputs) ------------------------------------
+
+    async def on_form_page(self, interaction: discord.Interaction[Any], page: FormPage) -> None:
+        key = (interaction.user.id, page.form.form_id)
+        with self._draft_lock:
+            _, draft = self.drafts.get(key, (page.form, {}))
+            fields = {**draft, **page.values()}
+            if page.last:
+                self.drafts.pop(key, None)
+            else:
+                self.drafts[key] = (page.form, fields)
+        if not page.last:
+            total = len(form_pages(page.form))
+            following = Button(
+                f"Continue ({page.page + 2}/{total})",
+                "form:next",
+                f"{page.form.form_id}:{page.page + 1}",
+                Style.PRIMARY,
+            )
+            view = view_for([following])
+            assert view is not None
+            await interaction.response.send_message(
+                f"Saved part {page.page + 1} of {total}.", ephemeral=True, view=view
+            )
+            return
+        action = Action(
+            page.form.form_id,
+            page.form.value,
+            self.actor(interaction),
+            page.place,
+            fields,
+            event_id=f"ix:{interaction.id}",
+        )
+        await self.answer(interaction, lambda: self.dojo.handle_action(action))
+
+    async def open_next_page(
+        self, interaction: discord.Interaction[Any], value: str, place: Place
+    ) -> None:
+        form_id, _, page = value.rpartition(":")
+        with self._draft_lock:
+            saved = self.drafts.get((interaction.user.id, form_id))
+        if saved is None or not page.isdigit():
+            await interaction.response.send_message(
+                "That form has expired; start again with the command.", ephemeral=True
+            )
+            return
+        await interaction.response.send_modal(FormPage(self, saved[0], int(page), place))
+
+    # -- what the port asks for ----------------------------------------------------------------
+
+    async def channel(self, channel_id: int) -> discord.abc.Messageable:
+        channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+        assert isinstance(channel, discord.abc.Messageable)
+        return channel
+
+    async def send_parts(self, channel_id: int, message: Message) -> str:
+        channel = await self.channel(channel_id)
+        last: discord.Message | None = None
+        for part in message_parts(message):
+            last = await channel.send(**_send_kwargs(part))
+        assert last is not None
+        return str(last.id)
+
+    async def start_thread(self, channel_id: int, message: Message) -> str:
+        channel = await self.channel(channel_id)
+        parts = message_parts(message)
+        root = await channel.send(**_send_kwargs(parts[0]))
+        thread = await root.create_thread(
+            name=clip(message.title or message.text, 100), auto_archive_duration=1440
+        )
+        for part in parts[1:]:
+            await thread.send(**_send_kwargs(part))
+        return str(thread.id)
+
+    async def edit(self, channel_id: int, message_id: int, message: Message) -> None:
+        channel = await self.channel(channel_id)
+        assert isinstance(channel, discord.abc.Messageable)
+        part = message_parts(message)[-1]
+        partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        await partial.edit(embeds=part.embeds, view=view_for(part.buttons))
+
+    async def direct_message(self, user_id: int, message: Message) -> None:
+        user = self.get_user(user_id) or await self.fetch_user(user_id)
+        for part in message_parts(message):
+            await user.send(**_send_kwargs(part))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Replies in threads: daily participation, mock activity (authorship, not content)."""
+        if message.author.bot or not isinstance(message.channel, discord.Thread):
+            return
+        actor = self.actor_of(message.guild.id if message.guild else None, message.author)
+        place = Place(str(message.channel.parent_id), str(message.channel.id))
+        await asyncio.to_thread(self.dojo.handle_message, actor, place, f"msg:{message.id}")
+
+
+def _send_kwargs(part: Part) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"embeds": part.embeds}
+    view = view_for(part.buttons)
+    if view is not None:
+        kwargs["view"] = view
+    if part.files:
+        import io
+
+        kwargs["files"] = [
+            discord.File(io.BytesIO(data), filename=name) for name, data in part.files
+        ]
+    return kwargs
+
+
+# -- the /mlsd command group -------------------------------------------------------------------
+
+
+def _describe(name: str) -> str:
+    return clip(USAGE[name][1], 100)
+
+
+def build_group(bot: DojoDiscord) -> app_commands.Group:
+    group = app_commands.Group(name="mlsd", description="ML system design practice")
+
+    def mention(member: discord.abc.User | None) -> str | None:
+        return f"<@{member.id}>" if member else None
+
+    def mock_ref(number: int | None) -> str | None:
+        return f"#{number}" if number is not None else None
+
+    async def topics(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await asyncio.to_thread(_topic_choices, bot.dojo, current)
+
+    @group.command(name="help", description=_describe("help"))
+    async def help_(interaction: discord.Interaction[Any], command: str | None = None) -> None:
+        await bot.on_command(interaction, "help", [command])
+
+    @group.command(name="daily", description=_describe("daily"))
+    async def daily(interaction: discord.Interaction[Any], now: bool = False) -> None:
+        await bot.on_command(interaction, "daily", ["now" if now else None])
+
+    @group.command(name="schedule", description=_describe("schedule"))
+    @app_commands.describe(
+        time="HH:MM, or off", timezone="e.g. Europe/Berlin", days="e.g. mon-fri, daily"
+    )
+    async def schedule(
+        interaction: discord.Interaction[Any],
+        time: str,
+        timezone: str | None = None,
+        days: str | None = None,
+    ) -> None:
+        await bot.on_command(interaction, "schedule", [time, timezone, days])
+
+    @group.command(name="mock", description=_describe("mock"))
+    @app_commands.autocomplete(topic=topics)
+    async def mock(
+        interaction: discord.Interaction[Any],
+        topic: str | None = None,
+        interviewer: discord.Member | None = None,
+        interviewer2: discord.Member | None = None,
+        quick: bool = False,
+    ) -> None:
+        await bot.on_command(
+            interaction,
+            "mock",
+            [topic, "quick" if quick else None, mention(interviewer), mention(interviewer2)],
+        )
+
+    def control(verb: str) -> None:
+        async def run(interaction: discord.Interaction[Any], mock: int | None = None) -> None:
+            await bot.on_command(interaction, verb, [mock_ref(mock)])
+
+        group.command(name=verb, description=_describe(verb))(run)
+
+    for verb in ("join", "next", "pause", "resume", "end"):
+        control(verb)
+
+    @group.command(name="extend", description=_describe("extend"))
+    async def extend(
+        interaction: discord.Interaction[Any],
+        minutes: app_commands.Range[int, 1, 15] = 2,
+        mock: int | None = None,
+    ) -> None:
+        await bot.on_command(interaction, "extend", [str(minutes), mock_ref(mock)])
+
+    @group.command(name="vote", description=_describe("vote"))
+    @app_commands.describe(scores="six scores 1-4 in rubric order, e.g. 3 4 2 3 3 4 (none: form)")
+    @app_commands.choices(signal=[app_commands.Choice(name=s, value=s) for s in SIGNALS])
+    async def vote(
+        interaction: discord.Interaction[Any],
+        mock: int | None = None,
+        scores: str | None = None,
+        signal: app_commands.Choice[str] | None = None,
+        comment: str | None = None,
+    ) -> None:
+        await bot.on_command(
+            interaction, "vote", [mock_ref(mock), scores, signal.value if signal else None, comment]
+        )
+
+    @group.command(name="leaderboard", description=_describe("leaderboard"))
+    @app_commands.choices(period=[app_commands.Choice(name=p, value=p) for p in PERIODS])
+    async def leaderboard(
+        interaction: discord.Interaction[Any], period: app_commands.Choice[str] | None = None
+    ) -> None:
+        await bot.on_command(interaction, "leaderboard", [period.value if period else None])
+
+    @group.command(name="progress", description=_describe("progress"))
+    async def progress(
+        interaction: discord.Interaction[Any], member: discord.Member | None = None
+    ) -> None:
+        await bot.on_command(interaction, "progress", [mention(member)])
+
+    @group.command(name="bank", description=_describe("bank"))
+    @app_commands.choices(
+        action=[
+            app_commands.Choice(name=v, value=v)
+            for v in ("list", "show", "add", "import", "export", "retire", "stats")
+        ]
+    )
+    @app_commands.autocomplete(argument=topics)
+    async def bank(
+        interaction: discord.Interaction[Any],
+        action: app_commands.Choice[str],
+        argument: str | None = None,
+    ) -> None:
+        await bot.on_command(interaction, "bank", [action.value, argument])
+
+    return group
+
+
+def _topic_choices(dojo: Dojo, current: str) -> list[app_commands.Choice[str]]:
+    """Families and question slugs that start with (or contain) what was typed, at most 25."""
+    wanted = current.strip().lower()
+    with dojo.db.unit_of_work() as session:
+        names = [f for (f,) in session.query(Family.slug).order_by(Family.slug)]
+        names += [
+            s
+            for (s,) in session.query(Question.slug)
+            .filter(Question.status == "active")
+            .order_by(Question.slug)
+        ]
+    matches = [n for n in names if n.startswith(wanted)] + [
+        n for n in names if wanted and wanted in n and not n.startswith(wanted)
+    ]
+    return [app_commands.Choice(name=n, value=n) for n in matches[:25]]
+
+
+def run_discord(
+    dojo_factory: Callable[[DiscordPort], Dojo],
+    token: str,
+    api_url: str | None,
+    gateway_url: str | None,
+    sharded: bool,
+) -> None:
+    """Connect and serve until interrupted; the scheduler runs beside the gateway connection."""
+    from bot.scheduler import Ticker
+
+    if api_url and not gateway_url:
+        gateway_url = asyncio.run(discover_gateway(api_url))
+    point_at(api_url, gateway_url)
+    bot = DojoDiscord(dojo_factory, sharded=sharded)
+    ticker = Ticker(bot.dojo)
+    ticker.start()
+    try:
+        bot.run(token, log_handler=None)
+    finally:
+        ticker.stop()
+
+
+def sync_commands(
+    dojo_factory: Callable[[DiscordPort], Dojo],
+    token: str,
+    api_url: str | None,
+    gateway_url: str | None,
+) -> int:
+    """Connect, sync `/mlsd` to every guild the bot is in, disconnect; returns the guild count."""
+    if api_url and not gateway_url:
+        gateway_url = asyncio.run(discover_gateway(api_url))
+    point_at(api_url, gateway_url)
+    bot = DojoDiscord(dojo_factory)
+
+    async def main() -> int:
+        async with bot:
+            runner = asyncio.create_task(bot.start(token))
+            await asyncio.wait_for(bot.synced.wait(), timeout=120)
+            count = len(bot.guilds)
+            await bot.close()
+            await asyncio.gather(runner, return_exceptions=True)
+            return count
+
+    return asyncio.run(main())
+
+
+def client_id_from_token(token: str) -> str:
+    """A bot token starts with the bot's user id (= the application id), base64-encoded."""
+    import base64
+
+    head = token.split(".", 1)[0]
+    return base64.b64decode(head + "=" * (-len(head) % 4)).decode()
