@@ -60,19 +60,20 @@ def _slug_at(data: Any, loc: Sequence[int | str]) -> str | None:
 
 def parse_bank_text(text: str, path: Path) -> BankFile:
     name = path.name
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise BankFileError(path, [f"{name}: the file is empty"])
-        data = loader.construct_document(root)
+        loader = yaml.SafeLoader(text)  # rejects control characters already
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                raise BankFileError(path, [f"{name}: the file is empty"])
+            data = loader.construct_document(root)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc)
+        reason = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
         raise BankFileError(path, [f"{name}{where}: not valid YAML: {reason}"]) from None
-    finally:
-        loader.dispose()
     try:
         return BankFile.model_validate(data)
     except ValidationError as exc:

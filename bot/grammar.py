@@ -71,11 +71,14 @@ _MOCK_REF = re.compile(r"^#(\d{1,9})$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+MAX_REASON = 300  # reasons quote what was typed: never let that grow a reply without bound
+
+
 class UsageError(Exception):
     """A bad command: `reason` in one line, plus the usage of the subcommand it was for."""
 
     def __init__(self, reason: str, command: str | None = None) -> None:
-        self.reason = reason
+        self.reason = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
         self.command = command
         super().__init__(self.text)
 
@@ -278,7 +281,7 @@ def _parse_control(verb: str, args: list[str]) -> MockControl:
                 raise UsageError("name one mock only", verb)
             number = _mock_ref(token, verb)
         elif verb == "extend" and minutes is None and token.isascii() and token.isdigit():
-            minutes = int(token)
+            minutes = int(token) if len(token) <= 3 else MAX_EXTEND_MINUTES + 1
             if not 1 <= minutes <= MAX_EXTEND_MINUTES:
                 raise UsageError(f"extend by 1 to {MAX_EXTEND_MINUTES} minutes", verb)
         else:

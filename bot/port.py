@@ -142,6 +142,9 @@ class Message:
     tone: Tone = Tone.INFO
 
 
+MAX_ERROR = 1000
+
+
 @dataclass(frozen=True)
 class Reply:
     """The core's answer to one command or action. `private`: only the actor should see it."""
@@ -151,7 +154,9 @@ class Reply:
 
     @classmethod
     def error(cls, text: str) -> Reply:
-        return cls(Message(text, tone=Tone.ERROR), private=True)
+        """A short refusal; whatever it quotes, it stays a short message."""
+        clipped = text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+        return cls(Message(clipped, tone=Tone.ERROR), private=True)
 
 
 class ChatPort(Protocol):
