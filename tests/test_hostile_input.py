@@ -15,6 +15,7 @@ from bot import render
 from bot.flows import bank_flow, scoring_flow
 from bot.grammar import USAGE, UsageError, parse
 from scoring.models import PointsEntry, Vote
+from scoring.rubric import DEFAULT_RUBRIC
 from tests.support import Harness
 
 NASTY = [
@@ -91,14 +92,14 @@ def test_fuzzed_form_submissions(bank_db: Database, tmp_path: Path) -> None:
     harness = Harness(bank_db, tmp_path, admins=("alice",))
     harness.feed("alice: /mlsd mock recsys @bob", "alice: /mlsd end #1")
     forms = {
-        scoring_flow.SUBMIT: scoring_flow.vote_form(1, _rubric()),
+        scoring_flow.SUBMIT: scoring_flow.vote_form(1, DEFAULT_RUBRIC),
         bank_flow.ADD: bank_flow.add_form(),
         bank_flow.IMPORT: bank_flow.import_form(),
     }
     field_values = st.one_of(
         st.sampled_from(NASTY),
         st.text(max_size=300),
-        st.sampled_from(["0", "5", "-1", "3", "hire", "L9", ""]),
+        st.sampled_from(["0", "5", "-1", "3", "hired", "L9", ""]),
     )
 
     @settings(
@@ -130,9 +131,3 @@ def test_unknown_users_mentioned_are_just_members(bank_db: Database, tmp_path: P
     assert reply is not None and "started" in reply.message.text
     assert render.NEXT  # the mock runs with two interviewers nobody has seen before
     assert _counts(bank_db)["interview_participants"] == 2
-
-
-def _rubric():  # type: ignore[no-untyped-def]
-    from scoring.rubric import DEFAULT_RUBRIC
-
-    return DEFAULT_RUBRIC
