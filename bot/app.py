@@ -48,10 +48,30 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     return db
 
 
+class RedactSecrets(logging.Filter):
+    """Replaces configured secret values in every log line: a library logging a request must
+    not leak a token, whatever its own habits are."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, ()
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.dojo_log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redact = RedactSecrets(settings.secret_values())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
     if settings.dojo_log_level != "DEBUG":
         for noisy in ("alembic", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from bank.config import DatabaseSettings
 from scoring.ledger import PointsSettings
@@ -38,6 +39,21 @@ class Settings(DatabaseSettings, PointsSettings):
         if self.discord_token is not None:
             return "discord"
         return "console"
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets (and the database password), for log redaction only."""
+        secrets = [
+            s.get_secret_value()
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.discord_token,
+            )
+            if s is not None
+        ]
+        password = make_url(self.database_url).password
+        return [*secrets, *([str(password)] if password else [])]
 
     def token_report(self) -> dict[str, bool]:
         """Which secrets are set: names only, never values."""

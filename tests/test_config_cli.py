@@ -107,3 +107,27 @@ def test_run_defaults_to_sqlite_console_in_working_directory(tmp_path: Path) -> 
     result = dojo("run", env={"DOJO_LOG_LEVEL": "WARNING"}, stdin="", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dojo.db").exists()
+
+
+def test_log_lines_never_carry_secrets(monkeypatch, caplog) -> None:
+    import logging
+
+    from bot.app import RedactSecrets
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-logged-by-accident")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://dojo:s3cret-pass@db.internal/dojo")
+    settings = load_settings()
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "calling with %s on %s",
+        ("xoxb-logged-by-accident", settings.database_url),
+        None,
+    )
+    assert RedactSecrets(settings.secret_values()).filter(record)
+    assert (
+        record.getMessage()
+        == "calling with [redacted] on postgresql+psycopg://dojo:[redacted]@db.internal/dojo"
+    )

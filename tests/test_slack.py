@@ -439,7 +439,7 @@ def test_dojo_run_serves_slack_over_http(tmp_path, bank_db: Database) -> None:
         "SLACK_BOT_TOKEN": "xoxb-process",
         "SLACK_SIGNING_SECRET": "test-signing-secret",
         "SLACK_API_URL": api_url,
-        "DOJO_LOG_LEVEL": "WARNING",
+        "DOJO_LOG_LEVEL": "DEBUG",
     }
     env.pop("SLACK_APP_TOKEN", None)
     process = subprocess.Popen(
@@ -471,3 +471,5 @@ def test_dojo_run_serves_slack_over_http(tmp_path, bank_db: Database) -> None:
         _, stderr = process.communicate(timeout=30)
         fake.stop()
     assert "xoxb-process" not in stderr, "the token is never logged"
+    assert "test-signing-secret" not in stderr
+    assert "DEBUG" in stderr, "the check ran against the most talkative logging"
