@@ -74,6 +74,8 @@ def parse_bank_text(text: str, path: Path) -> BankFile:
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
         raise BankFileError(path, [f"{name}{where}: not valid YAML: {reason}"]) from None
+    except ValueError as exc:  # e.g. a number too long for Python to convert
+        raise BankFileError(path, [f"{name}: unreadable value: {str(exc)[:120]}"]) from None
     try:
         return BankFile.model_validate(data)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,11 @@ from bank.orm import Base
 from bot import migrate
 
 POSTGRES_URL = os.environ.get("DOJO_TEST_POSTGRES_URL")
+# CI explores the same examples on every run (a red CI must be reproducible); locally, hypothesis
+# keeps exploring new ones and remembers failures in .hypothesis/.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -268,6 +268,7 @@ class FakeDiscord:
     guild_name: str = "Dojo"
     bot_name: str = "dojo"
     heartbeat_interval: int = 41250
+    shards: int = 1
     echo: bool = True
     calls: list[Call] = field(default_factory=list)
     gateway_received: list[dict[str, Any]] = field(default_factory=list)
@@ -412,6 +413,20 @@ class FakeDiscord:
             role_ids.append(self.admin_role_id)
         self._add_member(user, role_ids)
         return user
+
+    def set_manage_guild(self, user: dict[str, Any] | str | int, allowed: bool) -> None:
+        """Give or take the "Dojo Admin" role (Manage Server).
+
+        Later payloads carry the new roles and permission bitfield, so discord.py's
+        ``Member.guild_permissions`` (computed from roles) and ``Interaction.permissions``
+        (the payload's ``member.permissions``) agree.
+        """
+        with self._lock:
+            roles: list[str] = self.members[self.user(user)["id"]]["roles"]
+            if allowed and self.admin_role_id not in roles:
+                roles.append(self.admin_role_id)
+            elif not allowed and self.admin_role_id in roles:
+                roles.remove(self.admin_role_id)
 
     def add_channel(self, name: str, *, parent_id: str | None = None) -> dict[str, Any]:
         with self._lock:
@@ -1104,7 +1119,7 @@ class FakeDiscord:
         return ok(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
@@ -1967,7 +1982,9 @@ class FakeDiscord:
         The command id and ``data.guild_id`` follow what the bot synced: a guild command
         carries the guild id, a global one does not. Once the bot has synced, building an
         unregistered command fails, since Discord would never send it. ``permissions``
-        overrides the member's computed permission bitfield (e.g. 0 or MANAGE_GUILD).
+        overrides only the payload's ``member.permissions`` (``Interaction.permissions``);
+        discord.py computes ``Member.guild_permissions`` from roles, so to change what an
+        adapter sees there use `set_manage_guild` (or `add_user(manage_guild=True)`).
         """
         with self._lock:
             guild = str(guild_id) if guild_id is not None else self.guild_id
@@ -2080,6 +2097,7 @@ class FakeDiscord:
         with self._lock:
             modal = self.modals.get(custom_id)
             origin = self._modal_origin.get(custom_id)
+            origin_message = self.messages.get(origin) if origin is not None else None
         if modal is None:
             components = [
                 {"type": 1, "id": 2 * n + 1, "components": [_submitted(cid, value, 2 * n + 2)]}
@@ -2096,8 +2114,8 @@ class FakeDiscord:
         found = None
         if message is not None:
             found = self._stored_message(message)
-        elif origin is not None and origin in self.messages:
-            found = self.messages[origin]
+        elif origin_message is not None:
+            found = origin_message
         channel = channel_id if channel_id is not None else (found or {}).get("channel_id")
         return self._interaction(MODAL_SUBMIT, data, user, channel, permissions, found)
 

@@ -25,6 +25,8 @@ from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Member
 from bot import migrate
+from bot.adapters.console import WORKSPACE
+from bot.port import Actor, Command, Place
 from scoring.models import Vote
 from tests.support import DOJO_COMMAND, Harness
 
@@ -185,10 +187,7 @@ def test_sigkill_at_points_of_a_scripted_day(
     db.dispose()
 
 
-def _schedule(harness: Harness, channel: str):  # type: ignore[no-untyped-def]
-    from bot.adapters.console import WORKSPACE
-    from bot.port import Actor, Command, Place
-
+def _schedule(harness: Harness, channel: str) -> Command:
     return Command.from_text(
         "schedule 09:00 UTC daily", Actor(WORKSPACE, "lead", "lead", True), Place(channel)
     )

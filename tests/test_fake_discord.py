@@ -17,7 +17,7 @@ import pytest
 import yarl
 from discord import app_commands
 
-from tests.fake_discord import EPHEMERAL, FakeDiscord
+from tests.fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord
 
 TOKEN = "fake-bot-token"
 T = TypeVar("T")
@@ -322,6 +322,15 @@ def test_deferred_followups_fetches_and_errors(fake: FakeDiscord) -> None:
 
         member, channel = running.call(fetches())
         assert member.guild_permissions.manage_guild
+        guild = client.get_guild(int(fake.guild_id))
+        assert guild is not None
+        bob = running.call(guild.fetch_member(int(fake.bob["id"])))
+        assert not bob.guild_permissions.manage_guild
+        fake.set_manage_guild(fake.bob, True)
+        bob = running.call(guild.fetch_member(int(fake.bob["id"])))
+        assert bob.guild_permissions.manage_guild
+        promoted = fake.slash_command("mlsd", "help", user=fake.bob)
+        assert int(promoted["member"]["permissions"]) & MANAGE_GUILD
         assert channel.name == "practice"
         assert fake.since(0, "POST", f"/channels/{fake.channel_id}/threads")[0].body["type"] == 11
 
