@@ -60,12 +60,13 @@ def point_at(api_url: str | None, gateway_url: str | None) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-async def discover_gateway(api_url: str) -> str:
+async def discover_gateway(api_url: str, token: str) -> str:
     """A plain Client does not ask for its gateway; behind DISCORD_API_URL we do (GET /gateway)."""
     import aiohttp
 
+    headers = {"Authorization": f"Bot {token}"}  # Discord does not need it; proxies may
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(headers=headers) as session,
         session.get(f"{api_url.rstrip('/')}/gateway") as response,
     ):
         data = await response.json(content_type=None)
@@ -166,9 +167,10 @@ class DojoDiscord(discord.AutoShardedClient):
         *,
         sharded: bool = False,
         sync_commands: bool = True,
+        **options: Any,
     ) -> None:
         intents = discord.Intents.default()  # guild messages without message content
-        super().__init__(intents=intents, shard_count=None if sharded else 1)
+        super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
@@ -538,7 +540,7 @@ def run_discord(
     from bot.scheduler import Ticker
 
     if api_url and not gateway_url:
-        gateway_url = asyncio.run(discover_gateway(api_url))
+        gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
     bot = DojoDiscord(dojo_factory, sharded=sharded)
     ticker = Ticker(bot.dojo)
@@ -557,7 +559,7 @@ def sync_commands(
 ) -> int:
     """Connect, sync `/mlsd` to every guild the bot is in, disconnect; returns the guild count."""
     if api_url and not gateway_url:
-        gateway_url = asyncio.run(discover_gateway(api_url))
+        gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
     bot = DojoDiscord(dojo_factory)
 
