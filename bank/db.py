@@ -6,6 +6,7 @@ ends and rolls back on any exception, so a failed command leaves nothing half-wr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # which process holds which connection (and the scheduler lock), as seen in pg_stat_activity
+    kwargs.setdefault("connect_args", {}).setdefault("application_name", f"mlsd-dojo:{os.getpid()}")
     return create_engine(url, **kwargs)
 
 
