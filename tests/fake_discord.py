@@ -34,11 +34,14 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import discord
+import yarl
 from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.slack_wire import Server
@@ -2209,3 +2212,19 @@ def _submission(component: dict[str, Any], fields: dict[str, Any]) -> dict[str, 
         chosen = fields.get(custom_id, [])
         submitted["values"] = [chosen] if isinstance(chosen, str) else list(chosen)
     return submitted
+
+
+@contextmanager
+def pointed_at_fake(token: str) -> Iterator[FakeDiscord]:
+    """A running fake with discord.py's REST base and gateway pointed at it, and back after."""
+    server = FakeDiscord(token=token)
+    server.start()
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = f"{server.base_url}{API_PREFIX}"
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
+    try:
+        yield server
+    finally:
+        discord.http.Route.BASE = base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+        server.stop()

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import discord
 import pytest
-import yarl
 from sqlalchemy import func, select
 
 from bank.db import Database
@@ -20,7 +19,7 @@ from bot.adapters.discord import DojoDiscord, client_id_from_token, invite_url
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from scoring.models import PointsEntry, Vote
-from tests.fake_discord import EPHEMERAL, FakeDiscord
+from tests.fake_discord import EPHEMERAL, FakeDiscord, pointed_at_fake
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.token"
 START = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
@@ -29,17 +28,8 @@ T = TypeVar("T")
 
 @pytest.fixture
 def fake() -> Iterator[FakeDiscord]:
-    server = FakeDiscord(token=TOKEN)
-    server.start()
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    discord.http.Route.BASE = f"{server.base_url}/api/v10"
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
-    try:
+    with pointed_at_fake(TOKEN) as server:
         yield server
-    finally:
-        discord.http.Route.BASE = base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
-        server.stop()
 
 
 class Running:

@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 
 import discord
 import pytest
-import yarl
 from discord import app_commands
 
-from tests.fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord
+from tests.fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord, pointed_at_fake
 
 TOKEN = "fake-bot-token"
 T = TypeVar("T")
@@ -25,18 +24,8 @@ T = TypeVar("T")
 
 @pytest.fixture
 def fake() -> Iterator[FakeDiscord]:
-    """A running fake with discord.py pointed at it (and pointed back afterwards)."""
-    server = FakeDiscord(token=TOKEN)
-    server.start()
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    discord.http.Route.BASE = f"{server.base_url}/api/v10"
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
-    try:
+    with pointed_at_fake(TOKEN) as server:
         yield server
-    finally:
-        discord.http.Route.BASE = base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
-        server.stop()
 
 
 class Running:
