@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -18,7 +19,7 @@ from bank.db import Database
 from bot.adapters.console import CHANNEL, WORKSPACE, ConsoleChannel, ConsolePort
 from bot.clock import ManualClock
 from bot.engine import Dojo
-from bot.port import Action, Actor, Command, Message, Place, Reply
+from bot.port import Action, Actor, Command, Form, Message, Place, Reply
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 DOJO_COMMAND = [sys.executable, "-c", "from bot.cli import main; main()"]  # `dojo`, this venv
@@ -83,3 +84,54 @@ class Harness:
 
     def private_to(self, user: str) -> list[Message]:
         return [message for who, message in self.port.private if who == user]
+
+
+def largest_core_messages() -> list[Message]:
+    """Every kind of message the core renders, filled with the longest content it can get:
+    adapters check these against their platform's limits."""
+    from types import SimpleNamespace
+
+    from bank.files import BUILTIN_DIR, load_bank_file
+    from bot import render
+    from bot.grammar import help_text
+    from bot.mocks import PhaseTime
+    from scoring.aggregate import Ballot, aggregate
+    from scoring.rubric import DEFAULT_RUBRIC
+
+    longest = max(
+        (q for path in BUILTIN_DIR.glob("*.yaml") for q in load_bank_file(path).bank.questions),
+        key=lambda q: len(q.model_dump_json()),
+    )
+    question: Any = SimpleNamespace(
+        **longest.model_dump(mode="json"), family=SimpleNamespace(name="Recommendation systems")
+    )
+    comments = [
+        Ballot(str(i), dict.fromkeys(DEFAULT_RUBRIC.ids, 1 + i % 4), "hire", "c" * 2000)
+        for i in range(6)
+    ]
+    result = aggregate(comments, DEFAULT_RUBRIC)
+    assert result is not None
+    from bot.flows.scoring_flow import result_message
+
+    return [
+        render.guide(question),
+        render.daily_prompt(question, 1, question),
+        render.mock_root(1, question, "alice", ["bob"] * 20, "standard"),
+        render.phase_message(1, 0, 480, question),
+        render.reminder(1, 3, "timeup", last_phase=True),
+        render.summary(1, [PhaseTime("Clarify", 600, 480)] * 4, "completed", can_score=True),
+        result_message(1, result),
+        Message(help_text(), title="help"),
+        Message("x" * 10000, title="t" * 400, fields=(("f", "y" * 5000),) * 60),
+    ]
+
+
+def core_forms() -> list[Form]:
+    from bot.flows import bank_flow, scoring_flow
+    from scoring.rubric import DEFAULT_RUBRIC
+
+    return [
+        scoring_flow.vote_form(1, DEFAULT_RUBRIC),
+        bank_flow.add_form(),
+        bank_flow.import_form(),
+    ]

@@ -383,3 +383,25 @@ def test_dojo_run_serves_discord(fake: FakeDiscord, bank_db: Database, tmp_path:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert TOKEN not in stderr and "DEBUG" in stderr
+
+
+def test_every_core_message_fits_discord() -> None:
+    from bot.adapters.discord_render import form_pages, message_parts, modal_item, view_for
+    from tests.support import core_forms, largest_core_messages
+
+    for message in largest_core_messages():
+        for part in message_parts(message):
+            view = view_for(part.buttons)
+            check_limits(
+                {
+                    "embeds": [e.to_dict() for e in part.embeds],
+                    "components": view.to_components() if view else [],
+                }
+            )
+    for form in core_forms():
+        pages = form_pages(form)
+        assert len(pages) <= 3, "a form takes at most three modal steps"
+        for page in pages:
+            items = [modal_item(i).to_component_dict() for i in page]
+            check_limits({"components": items})
+            assert len(items) <= 5

@@ -23,7 +23,7 @@ from scoring.models import PointsEntry, Vote
 from scoring.rubric import DEFAULT_RUBRIC
 from tests.fake_slack import FakeSlack
 from tests.slack_wire import CHANNEL, Server, SlackClient
-from tests.support import DOJO_COMMAND
+from tests.support import DOJO_COMMAND, core_forms, largest_core_messages
 
 START = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
 USERS: dict[str, dict[str, Any]] = {
@@ -339,41 +339,11 @@ def test_rate_limit_is_retried_and_errors_do_not_break_the_bot(slack: Slack) -> 
 
 
 def test_every_core_message_fits_block_kit() -> None:
-    from bank.files import BUILTIN_DIR, load_bank_file
-    from bot import render
-    from bot.flows import bank_flow, scoring_flow
-    from bot.grammar import help_text
-    from bot.port import Message
-    from scoring.rubric import DEFAULT_RUBRIC
-
-    class Q:  # a question row's shape, filled from the longest shipped question
-        pass
-
-    longest = max(
-        (q for path in BUILTIN_DIR.glob("*.yaml") for q in load_bank_file(path).bank.questions),
-        key=lambda q: len(q.model_dump_json()),
-    )
-    question: Any = Q()
-    for key, value in longest.model_dump(mode="json").items():
-        setattr(question, key, value)
-    question.family = type("F", (), {"name": "Recommendation systems"})()
-    messages = [
-        render.guide(question),
-        render.daily_prompt(question, 1, question),
-        render.mock_root(1, question, "alice", ["bob"] * 20, "standard"),
-        render.phase_message(1, 0, 480, question),
-        Message(help_text(), title="help"),
-        Message("x" * 10000, title="t" * 400, fields=(("f", "y" * 5000),) * 60),
-    ]
-    for message in messages:
+    for message in largest_core_messages():
         check_block_kit(
             {"blocks": blockkit.message_blocks(message), "text": blockkit.fallback_text(message)}
         )
-    for form in (
-        scoring_flow.vote_form(1, DEFAULT_RUBRIC),
-        bank_flow.add_form(),
-        bank_flow.import_form(),
-    ):
+    for form in core_forms():
         check_modal(blockkit.modal_view(form, CHANNEL, "1.2"))
 
 
