@@ -66,7 +66,7 @@ def due_channel_ids(session: Session, now: datetime, limit: int = 500) -> list[i
     return list(session.scalars(query))
 
 
-def _previous_prompt(session: Session, channel_id: int) -> DailyPrompt | None:
+def latest_prompt(session: Session, channel_id: int) -> DailyPrompt | None:
     return session.scalars(
         select(DailyPrompt)
         .where(DailyPrompt.channel_id == channel_id)
@@ -98,7 +98,7 @@ def claim_prompt(
         ):
             return None  # only earlier days were missed while the bot was down: never post late
     today = local_date(now, channel.timezone)
-    previous = _previous_prompt(session, channel.id)
+    previous = latest_prompt(session, channel.id)
     question = daily_question_for_channel(
         session, channel.id, f"{seed}:{channel.id}:{today}", channel.level_min, channel.level_max
     )
@@ -133,21 +133,23 @@ def mark_posted(session: Session, prompt_id: int, thread_id: str, now: datetime)
     prompt.posted_at = now
 
 
-def unposted_prompts(session: Session, today_only: datetime) -> list[ClaimedPrompt]:
-    """Prompts claimed but never confirmed posted (a crash in between): post them now."""
-    rows = session.scalars(select(DailyPrompt).where(DailyPrompt.posted_at.is_(None))).all()
+def unposted_prompts(
+    session: Session, now: datetime, claimed_before: datetime
+) -> list[ClaimedPrompt]:
+    """Today's prompts claimed before `claimed_before` but never confirmed posted."""
+    rows = session.scalars(
+        select(DailyPrompt).where(
+            DailyPrompt.posted_at.is_(None), DailyPrompt.created_at <= claimed_before
+        )
+    ).all()
     claimed = []
     for prompt in rows:
         channel = session.get_one(Channel, prompt.channel_id)
-        if prompt.local_date != local_date(today_only, channel.timezone):
+        if prompt.local_date != local_date(now, channel.timezone):
             continue
         question = session.get_one(Question, prompt.question_id)
         claimed.append(ClaimedPrompt(prompt.id, channel.external_id, question, None))
     return claimed
-
-
-def current_prompt(session: Session, channel: Channel) -> DailyPrompt | None:
-    return _previous_prompt(session, channel.id)
 
 
 def record_answer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -40,7 +41,10 @@ from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
+# a claimed prompt still unconfirmed after this long was cut off (a crash, a refused post)
+REPOST_GRACE = timedelta(minutes=2)
 CONFLICT = "That clashed with a change made at the same moment; nothing was saved. Try again."
+OOPS = "Something went wrong on my side; it has been logged. Please try again."
 TRY_AGAIN = "The database is not answering right now; nothing was saved. Try again in a moment."
 EXPECTED = (UsageError, MockError, VoteError, BankError, UnknownTopic)
 
@@ -105,6 +109,9 @@ class Dojo:
         except (OperationalError, DBAPIError):
             log.exception("database error")
             return Reply.error(TRY_AGAIN)
+        except Exception:  # a bug or a platform failure: logged in full, a short word to the user
+            log.exception("unexpected error while handling an event")
+            return Reply.error(OOPS)
 
     def _first_delivery(self, event_id: str) -> bool:
         with self.db.unit_of_work() as session:
@@ -183,6 +190,7 @@ class Dojo:
     def run_due(self) -> dict[str, int]:
         """Everything due now: daily prompts, phase reminders, idle mocks, vote results."""
         return {
+            "reposted": daily_flow.repost_unconfirmed(self.ctx, grace=REPOST_GRACE),
             "daily": daily_flow.post_due(self.ctx),
             "reminders": mock_flow.send_reminders(self.ctx),
             "idle": mock_flow.close_idle(self.ctx),
@@ -190,9 +198,11 @@ class Dojo:
         }
 
     def recover(self) -> dict[str, int]:
-        """On start: re-post prompts a crash left unconfirmed, then catch up on due work once."""
+        """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,
+        then catch up on due work once."""
         reposted = daily_flow.repost_unconfirmed(self.ctx)
-        return {"reposted": reposted, **self.run_due()}
+        done = self.run_due()
+        return {**done, "reposted": done["reposted"] + reposted}
 
     # -- lookups adapters need -----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from bank.calendar import WEEKDAYS
+from scoring.aggregate import SIGNALS as SIGNALS  # re-exported: the grammar names them
 
 DAY_ALIASES = {
     "daily": WEEKDAYS,
@@ -20,7 +21,6 @@ DAY_ALIASES = {
     "weekdays": WEEKDAYS[:5],
     "weekends": WEEKDAYS[5:],
 }
-SIGNALS = ("no-hire", "lean-no", "lean-hire", "hire")
 SIGNAL_ALIASES = {
     "nohire": "no-hire",
     "no": "no-hire",
@@ -33,6 +33,7 @@ SIGNAL_ALIASES = {
 }
 PERIODS = ("week", "month", "all")
 MAX_EXTEND_MINUTES = 15
+DEFAULT_EXTEND_MINUTES = 2
 
 USAGE: dict[str, tuple[str, str]] = {
     "help": ("/mlsd help [COMMAND]", "show the commands, or the usage of one"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from bank.models import Interview, InterviewParticipant, InterviewPhase, Member, Question, Workspace
@@ -19,6 +19,7 @@ from bot.phases import PHASES, WARNING_SECONDS, budget_seconds
 from scoring.ledger import PointKind, award
 
 IDLE_LIMIT = timedelta(hours=2)
+MIN_PRACTICE_SECONDS = 10 * 60
 LIVE = ("running", "paused")
 
 
@@ -60,13 +61,20 @@ def start_mock(
     variant: str,
     now: datetime,
 ) -> Interview:
+    # One start at a time per candidate (the row lock), checked after taking it; NO KEY UPDATE
+    # lets other transactions keep inserting rows that merely reference this member.
+    session.execute(
+        select(Member.id).where(Member.id == candidate.id).with_for_update(key_share=True)
+    )
     if running_mock_of(session, candidate) is not None:
         raise MockError("you already have a mock running: end it before starting another")
-    locked = session.scalars(
-        select(Workspace).where(Workspace.id == workspace.id).with_for_update()
-    ).one()
-    number = locked.next_mock_number
-    locked.next_mock_number = number + 1
+    allocate = (
+        update(Workspace)
+        .where(Workspace.id == workspace.id)
+        .values(next_mock_number=Workspace.next_mock_number + 1)
+        .returning(Workspace.next_mock_number)
+    )
+    number = session.execute(allocate).scalar_one() - 1
     budget = budget_seconds(0, variant)
     interview = Interview(
         workspace_id=workspace.id,
@@ -281,7 +289,9 @@ def _finish(session: Session, interview: Interview, now: datetime, reason: str) 
     interview.phase_deadline = None
     interview.paused_at = None
     interview.paused_remaining_seconds = None
-    if interview.phase_index == len(PHASES) - 1:  # reached the last phase: a completed practice
+    practised = sum(t.spent_seconds for t in phase_times(session, interview))
+    # a completed practice: the last phase reached after real time spent (no Next-Next-End)
+    if interview.phase_index == len(PHASES) - 1 and practised >= MIN_PRACTICE_SECONDS:
         reference = f"interview:{interview.id}"
         award(
             session,
@@ -323,7 +333,11 @@ def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
     horizon = now + timedelta(seconds=WARNING_SECONDS)
     due = session.execute(
         select(Interview.id, Interview.phase_index, Interview.phase_deadline)
-        .where(Interview.status == "running", Interview.phase_deadline <= horizon)
+        .where(
+            Interview.status == "running",
+            Interview.phase_deadline <= horizon,
+            Interview.thread_external_id.is_not(None),  # not yet (or never) posted: nothing to say
+        )
         .order_by(Interview.phase_deadline)
     ).all()
     claimed: list[Reminder] = []
@@ -343,6 +357,13 @@ def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
                 InterviewPhase.interview_id == interview_id,
                 InterviewPhase.phase_index == phase_index,
                 column.is_(None),
+                # still the same phase and deadline: a concurrent next/extend/pause wins
+                exists().where(
+                    Interview.id == interview_id,
+                    Interview.status == "running",
+                    Interview.phase_index == phase_index,
+                    Interview.phase_deadline == deadline,
+                ),
             )
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -360,7 +381,3 @@ def idle_mocks(session: Session, now: datetime) -> list[Interview]:
             )
         )
     )
-
-
-def live_mocks(session: Session) -> list[Interview]:
-    return list(session.scalars(select(Interview).where(Interview.status.in_(LIVE))))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bank.models import Question
+from bot.grammar import DEFAULT_EXTEND_MINUTES
 from bot.mocks import PhaseTime
 from bot.phases import PHASES
 from bot.port import Button, Message, Style, Tone
@@ -35,7 +36,9 @@ def daily_prompt(question: Question, prompt_id: int, previous: Question | None) 
     buttons = [Button("Reveal the guide", REVEAL, str(prompt_id))]
     fields = [("Family", family_line(question)), ("A strong answer starts by asking", hint)]
     if previous is not None:
-        fields.append(("Yesterday", f"{previous.title} — `/mlsd bank show {previous.slug}`"))
+        fields.append(
+            ("Previous question", f"{previous.title} — `/mlsd bank show {previous.slug}`")
+        )
     return Message(
         title=f"Daily question: {question.title}",
         text=f"{question.prompt}\n\nAnswer in this thread. Cover the four phases: clarify, "
@@ -107,7 +110,7 @@ def phase_buttons(number: int, phase_index: int, paused: bool = False) -> tuple[
     return (
         Button("Next phase", NEXT, value, Style.PRIMARY),
         Button("Pause", PAUSE, value),
-        Button("Extend +2", EXTEND, value),
+        Button(f"Extend +{DEFAULT_EXTEND_MINUTES}", EXTEND, value),
         Button("End", END, value, Style.DANGER),
     )
 
@@ -143,7 +146,7 @@ def reminder(number: int, phase_index: int, kind: str, last_phase: bool) -> Mess
     )
 
 
-def summary(number: int, times: Sequence[PhaseTime], reason: str, can_score: bool) -> Message:
+def summary(number: int, times: Sequence[PhaseTime], reason: str) -> Message:
     lines = [
         f"{t.name}: {duration(t.spent_seconds)} of {duration(t.budget_seconds)}" for t in times
     ]
@@ -153,16 +156,11 @@ def summary(number: int, times: Sequence[PhaseTime], reason: str, can_score: boo
         "ended": "ended early",
         "idle": "closed after two idle hours",
     }
-    buttons = (Button("Score this mock", SCORE, str(number), Style.PRIMARY),) if can_score else ()
     return Message(
         title=f"Mock #{number} is over ({reasons.get(reason, reason)})",
         text="\n".join(lines)
         + f"\nTotal: {duration(total)}."
-        + (
-            f"\nInterviewers and peers: score it with the button or `/mlsd vote #{number}`."
-            if can_score
-            else ""
-        ),
-        buttons=buttons,
+        + f"\nInterviewers and peers: score it with the button or `/mlsd vote #{number}`.",
+        buttons=(Button("Score this mock", SCORE, str(number), Style.PRIMARY),),
         tone=Tone.SUCCESS,
     )

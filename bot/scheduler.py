@@ -36,10 +36,10 @@ class Leadership:
             if self._connection is not None:
                 self._connection.execute(text("SELECT 1"))
                 return True
-            connection = self.db.engine.connect()
+            # autocommit: the session lock must not sit in an open (and killable) transaction
+            connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
             if taken.scalar():
-                connection.commit()
                 self._connection = connection
                 log.info("this process now runs the scheduler")
                 return True
@@ -65,20 +65,26 @@ class Ticker:
         self.interval = interval
         self._scheduler = BackgroundScheduler()
         self._lock = threading.Lock()
+        self._leading = False
 
     def tick(self) -> dict[str, int] | None:
+        """Due work if this process leads; on becoming leader, first catch up (recover)."""
         with self._lock:  # never two ticks at once in one process
             if not self.leadership.is_leader():
+                self._leading = False
                 return None
             try:
+                if not self._leading:
+                    done = self.dojo.recover()
+                    self._leading = True
+                    return done
                 return self.dojo.run_due()
-            except DBAPIError:
+            except Exception:
                 log.exception("due work failed; it will be retried at the next tick")
                 return None
 
     def start(self) -> None:
-        if self.leadership.is_leader():
-            self.dojo.recover()
+        self.tick()
         self._scheduler.add_job(
             self.tick,
             "interval",

@@ -67,7 +67,10 @@ def aggregate(ballots: Iterable[Ballot], rubric: Rubric) -> Result | None:
     ordered = [latest[voter] for voter in sorted(latest)]
     criteria = []
     for criterion in rubric.criteria:
-        values = [ballot.scores[criterion.id] for ballot in ordered]
+        # ballots cast under an earlier rubric may lack a criterion: they do not count for it
+        values = [b.scores[criterion.id] for b in ordered if criterion.id in b.scores]
+        if not values:
+            continue
         criteria.append(
             CriterionResult(
                 criterion.id,
@@ -77,7 +80,9 @@ def aggregate(ballots: Iterable[Ballot], rubric: Rubric) -> Result | None:
                 max(values) - min(values),
             )
         )
-    overall = weighted_score({c.id: c.mean for c in criteria}, rubric)
+    if not criteria:
+        return None
+    overall = sum(c.mean * c.weight for c in criteria) / sum(c.weight for c in criteria)
     counts = Counter(ballot.signal for ballot in ordered)
     return Result(
         voters=len(ordered),

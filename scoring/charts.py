@@ -31,7 +31,7 @@ def radar_chart(history: Sequence[MockScore], rubric: Rubric, name: str) -> byte
     if len(history) > 1:
         series.append(("latest", history[-1]))
     for label, mock in series:
-        values = [mock.criteria[c.id] for c in rubric.criteria]
+        values = [mock.criteria.get(c.id, 0.0) for c in rubric.criteria]
         axes.plot(
             [*angles, angles[0]],
             [*values, values[0]],

@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
 
-from bank.upsert import insert_ignore
+from bank.upsert import insert_ignore, upsert
 from scoring.models import PointsEntry
 
 
@@ -54,18 +54,23 @@ def award(
     reference: str,
     at: datetime,
     points: int | None = None,
+    *,
+    replace: bool = False,
 ) -> bool:
-    """Record an award once; a retry of the same award is a no-op. True if it was new."""
-    return insert_ignore(
-        session,
-        PointsEntry,
-        {
-            "workspace_id": workspace_id,
-            "member_id": member_id,
-            "kind": kind.value,
-            "reference": reference,
-            "points": points_table()[kind] if points is None else points,
-            "created_at": at,
-        },
-        ("kind", "reference", "member_id"),
-    )
+    """Record an award once; a retry of the same award is a no-op. True if it was new.
+
+    `replace` revises the points of an existing award (a revised result) instead.
+    """
+    values = {
+        "workspace_id": workspace_id,
+        "member_id": member_id,
+        "kind": kind.value,
+        "reference": reference,
+        "points": points_table()[kind] if points is None else points,
+        "created_at": at,
+    }
+    key = ("kind", "reference", "member_id")
+    if replace:
+        upsert(session, PointsEntry, values, key, ("points",))
+        return True
+    return insert_ignore(session, PointsEntry, values, key)

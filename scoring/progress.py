@@ -59,7 +59,11 @@ def mock_history(session: Session, member_id: int, rubric: Rubric) -> list[MockS
     history = []
     for votes in grouped.values():
         number, ended_at, family = votes[0][0], votes[0][1], votes[0][2]
-        criteria = {cid: sum(v[3].get(cid, 0) for v in votes) / len(votes) for cid in rubric.ids}
+        criteria = {  # votes under an earlier rubric may lack a criterion: skip, never zero
+            cid: sum(scored) / len(scored)
+            for cid in rubric.ids
+            if (scored := [v[3][cid] for v in votes if cid in v[3]])
+        }
         overall = sum(v[4] for v in votes) / len(votes)
         history.append(MockScore(number, ended_at, family, criteria, overall))
     return history
@@ -95,23 +99,39 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
     return best
 
 
+def _weakness(
+    history: list[MockScore], rubric: Rubric
+) -> tuple[dict[str, float], Criterion | None, list[str]]:
+    """Averages per criterion, the weakest criterion, and the families where it scored lowest."""
+    if not history:
+        return {}, None, []
+    averages = {
+        cid: sum(scores) / len(scores)
+        for cid in rubric.ids
+        if (scores := [m.criteria[cid] for m in history if cid in m.criteria])
+    }
+    if not averages:
+        return {}, None, []
+    weakest = rubric.criterion(min(averages, key=lambda c: (averages[c], c)))
+    by_family: dict[str, list[float]] = defaultdict(list)
+    for mock in history:
+        if weakest.id in mock.criteria:
+            by_family[mock.family].append(mock.criteria[weakest.id])
+    lowest = min(sum(v) / len(v) for v in by_family.values())
+    families = sorted(f for f, v in by_family.items() if sum(v) / len(v) == lowest)
+    return averages, weakest, families
+
+
+def weak_families(session: Session, member_id: int, rubric: Rubric) -> list[str]:
+    """Where a member's weakest criterion showed most: what the next mock should aim at."""
+    return _weakness(mock_history(session, member_id, rubric), rubric)[2]
+
+
 def progress(
     session: Session, member: Member, rubric: Rubric, channel_dates: dict[int, date]
 ) -> Progress:
     history = mock_history(session, member.id, rubric)
-    averages = (
-        {cid: sum(m.criteria[cid] for m in history) / len(history) for cid in rubric.ids}
-        if history
-        else {}
-    )
-    weakest = rubric.criterion(min(averages, key=lambda c: (averages[c], c))) if averages else None
-    weak_families: list[str] = []
-    if weakest is not None:
-        by_family: dict[str, list[float]] = defaultdict(list)
-        for mock in history:
-            by_family[mock.family].append(mock.criteria[weakest.id])
-        lowest = min(sum(v) / len(v) for v in by_family.values())
-        weak_families = sorted(f for f, v in by_family.items() if sum(v) / len(v) == lowest)
+    averages, weakest, families = _weakness(history, rubric)
     mocks_done = (
         session.scalar(
             select(func.count())
@@ -132,7 +152,7 @@ def progress(
         history,
         averages,
         weakest,
-        weak_families,
+        families,
         streak(session, member.id, channel_dates),
         answers,
     )

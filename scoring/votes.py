@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bank.models import Interview, InterviewParticipant, Member
@@ -124,11 +124,26 @@ def result_of(session: Session, interview: Interview, rubric: Rubric) -> Result 
     return aggregate(ballots(session, interview.id), rubric)
 
 
-def claim_result_delivery(session: Session, interview: Interview, now: datetime) -> bool:
-    """True for exactly one caller: the one that should send the candidate their result."""
+def _unsent_or_outdated() -> ColumnElement[bool]:
+    """Never sent, or a vote changed since it was sent."""
+    newer_vote = exists().where(
+        Vote.interview_id == Interview.id, Vote.updated_at > Interview.results_sent_at
+    )
+    return or_(Interview.results_sent_at.is_(None), newer_vote)
+
+
+def claim_result_delivery(
+    session: Session, interview: Interview, now: datetime, *, final: bool = False
+) -> bool:
+    """True for exactly one caller: the one that should send the candidate their result.
+
+    The first result goes out once (when the panel has voted, or when the window closes); at
+    the close a final one goes out only if votes arrived or changed after the first.
+    """
+    condition = _unsent_or_outdated() if final else Interview.results_sent_at.is_(None)
     claim = (
         update(Interview)
-        .where(Interview.id == interview.id, Interview.results_sent_at.is_(None))
+        .where(Interview.id == interview.id, condition)
         .values(results_sent_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -138,26 +153,26 @@ def claim_result_delivery(session: Session, interview: Interview, now: datetime)
 def score_bonus(session: Session, interview: Interview, result: Result, now: datetime) -> None:
     """Candidate bonus: 10 points per point of weighted score above 2 (prorated, rounded)."""
     points = max(0, round((result.overall - 2) * points_table()[PointKind.SCORE_BONUS]))
-    if points:
-        award(
-            session,
-            interview.workspace_id,
-            interview.candidate_id,
-            PointKind.SCORE_BONUS,
-            f"interview:{interview.id}",
-            now,
-            points,
-        )
+    award(  # a revised result revises the bonus: the same ledger row, never a second one
+        session,
+        interview.workspace_id,
+        interview.candidate_id,
+        PointKind.SCORE_BONUS,
+        f"interview:{interview.id}",
+        now,
+        points,
+        replace=True,
+    )
 
 
 def results_due(session: Session, now: datetime, window: timedelta = VOTE_WINDOW) -> list[int]:
-    """Ended mocks whose vote window has closed and whose result is not delivered yet."""
+    """Ended mocks whose vote window has closed and whose final result is not delivered yet."""
     return list(
         session.scalars(
             select(Interview.id).where(
                 Interview.status == "ended",
-                Interview.results_sent_at.is_(None),
                 Interview.ended_at <= now - window,
+                _unsent_or_outdated(),
             )
         )
     )

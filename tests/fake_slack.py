@@ -121,6 +121,8 @@ class FakeSlack:
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V1", **params.get("view", {})}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{params.get('users', 'X')}"}}
         if method == "users.info":
             user_id = params.get("user", "")
             info = self.users.get(user_id)

@@ -119,7 +119,7 @@ def largest_core_messages() -> list[Message]:
         render.mock_root(1, question, "alice", ["bob"] * 20, "standard"),
         render.phase_message(1, 0, 480, question),
         render.reminder(1, 3, "timeup", last_phase=True),
-        render.summary(1, [PhaseTime("Clarify", 600, 480)] * 4, "completed", can_score=True),
+        render.summary(1, [PhaseTime("Clarify", 600, 480)] * 4, "completed"),
         result_message(1, result),
         Message(help_text(), title="help"),
         Message("x" * 10000, title="t" * 400, fields=(("f", "y" * 5000),) * 60),

@@ -91,7 +91,7 @@ def test_daily_round_script(tmp_path: Path) -> None:
     assert_in_order(
         out,
         "Scheduled: daily question at 09:00 Europe/Berlin",
-        "Next one: 2026-03-27 08:00 UTC",
+        "Next one: Fri 27 Mar 09:00 Europe/Berlin",
         "Daily question:",
         "Fri 27 Mar",
         "Daily question:",

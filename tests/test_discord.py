@@ -208,6 +208,7 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         first = newest_with(fake, "Next phase", mock_thread)
         # 4. phases by button; the old buttons are taken away by an edit. A double click sends
         # two interactions built from the same (still unedited) message.
+        clock.advance(timedelta(minutes=4))
         press = fake.button_press(buttons(first)["Next phase"], first, user=fake.bob)
         double_click = fake.button_press(buttons(first)["Next phase"], first, user=fake.bob)
         assert answer(fake, press)["type"] in (4, 5)
@@ -222,9 +223,11 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         # 5. a restart: the persistent buttons of the old process still answer
         running.close()
         running = Running(bank_db, clock)
+        clock.advance(timedelta(minutes=4))
         press = fake.button_press(buttons(second)["Next phase"], second, user=fake.bob)
         assert answer(fake, press)["type"] in (4, 5)
         for _ in range(2):
+            clock.advance(timedelta(minutes=4))  # a real practice, not Next-Next-End
             latest = newest_with(fake, "Next phase", mock_thread)
             answer(fake, fake.button_press(buttons(latest)["Next phase"], latest, user=fake.bob))
         summary = newest_with(fake, "Score this mock", mock_thread)

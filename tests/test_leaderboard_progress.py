@@ -411,13 +411,18 @@ def say(harness: Harness, user: str, text: str) -> Message:
 
 
 def results_for(harness: Harness, user: str) -> list[Message]:
-    return [m for m in harness.private_to(user) if m.title.startswith("Your result for mock")]
+    return [
+        m
+        for m in harness.private_to(user)
+        if m.title.startswith("Your ") and "result for mock" in m.title
+    ]
 
 
 def test_a_mock_scored_through_the_bot(bank_db: Database, tmp_path: Path) -> None:
     h = Harness(bank_db, tmp_path)
     assert "Mock #1 started" in say(h, "alice", "mock @bob @carol").text
     for _ in range(3):
+        h.advance(minutes=4)  # a real practice: completion points need time spent
         assert "has begun" in say(h, "alice", "next #1").text
     assert say(h, "alice", "next #1").text == "Mock #1 is complete."
 
@@ -449,10 +454,16 @@ def test_a_mock_scored_through_the_bot(bank_db: Database, tmp_path: Path) -> Non
     for voter in ("bob", "carol", "dave"):
         assert results_for(h, voter) == []
 
+    h.advance(minutes=5)
     updated = say(h, "bob", "vote #1 2 3 3 3 1 2 lean-hire")
     assert updated.text.startswith("Updated your vote for mock #1")
-    h.advance(hours=49)  # the window closes: nothing is delivered a second time
-    assert len(results_for(h, "alice")) == 1
+    h.advance(hours=49)  # the window closes: bob's change makes an updated result, once
+    assert [m.title for m in results_for(h, "alice")] == [
+        "Your result for mock #1",
+        "Your updated result for mock #1",
+    ]
+    h.advance(hours=1)
+    assert len(results_for(h, "alice")) == 2
     late = say(h, "erin", "vote #1 3 3 3 3 3 3 hire")
     assert late.tone == Tone.ERROR and "closed 48 h" in late.text
 

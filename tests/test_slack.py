@@ -289,8 +289,11 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
     mark = fake.mark()
     ok(client.command("UALICE", "progress"))
     fake.wait_for(lambda: len(fake.since(mark, "files.completeUploadExternal")) == 2)
+    # progress is private: its charts go to alice's direct messages, not the channel
+    assert fake.since(mark, "conversations.open")[0].params["users"] == "UALICE"
     assert all(
-        c.params["channel_id"] == CHANNEL for c in fake.since(mark, "files.completeUploadExternal")
+        c.params["channel_id"] == "DUALICE"
+        for c in fake.since(mark, "files.completeUploadExternal")
     )
     assert all(upload.startswith(b"\x89PNG") for upload in fake.uploads[-2:])
 

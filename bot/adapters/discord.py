@@ -32,7 +32,7 @@ from bot.adapters.discord_render import (
     view_for,
 )
 from bot.engine import Dojo
-from bot.grammar import PERIODS, SIGNALS, USAGE
+from bot.grammar import DEFAULT_EXTEND_MINUTES, MAX_EXTEND_MINUTES, PERIODS, SIGNALS, USAGE
 from bot.port import Action, Actor, Button, Command, Form, Message, Place, Reply, Style
 
 log = logging.getLogger("dojo.discord")
@@ -174,7 +174,7 @@ class DojoDiscord(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
-        # Pages filled so far, per (user, form): kept in this process, which owns the shard.
+        # Pages filled so far, per (user, form@value): kept here, in the process of the shard.
         self.drafts: dict[tuple[int, str], tuple[Form, dict[str, str]]] = {}
         self._draft_lock = threading.Lock()
         self.tree.add_command(build_group(self))
@@ -228,7 +228,8 @@ class DojoDiscord(discord.AutoShardedClient):
         """Run the core; answer in time (defer if it takes long), privately when it says so."""
         task = asyncio.ensure_future(asyncio.to_thread(work))
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
-        if not done:
+        deferred = not done
+        if deferred:
             await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await task
         if reply is None:  # a duplicate delivery: already answered
@@ -240,6 +241,11 @@ class DojoDiscord(discord.AutoShardedClient):
             await interaction.response.send_modal(
                 FormPage(self, form, 0, self.place_of(interaction))
             )
+            return
+        if deferred and not reply.private:
+            # the deferral made the first answer private: a public reply goes to the channel
+            await self.send_parts(int(interaction.channel_id or 0), reply.message)
+            await interaction.followup.send("Posted in the channel.", ephemeral=True)
             return
         await self.respond(interaction, reply)
 
@@ -262,14 +268,15 @@ class DojoDiscord(discord.AutoShardedClient):
         self, interaction: discord.Interaction[Any], name: str, args: Sequence[str | None]
     ) -> None:
         text = " ".join(a for a in args if a)
-        command = Command(
-            name,
-            text,
-            self.actor(interaction),
-            self.place_of(interaction),
-            event_id=f"ix:{interaction.id}",
-        )
-        await self.answer(interaction, lambda: self.dojo.handle_command(command))
+        place = self.place_of(interaction)
+
+        def work() -> Reply | None:  # in a worker thread: the admin lookup reads the database
+            command = Command(
+                name, text, self.actor(interaction), place, event_id=f"ix:{interaction.id}"
+            )
+            return self.dojo.handle_command(command)
+
+        await self.answer(interaction, work)
 
     async def on_button(
         self, interaction: discord.Interaction[Any], action_id: str, value: str
@@ -278,15 +285,19 @@ class DojoDiscord(discord.AutoShardedClient):
         if action_id == "form:next":
             await self.open_next_page(interaction, value, place)
             return
-        action = Action(
-            action_id, value, self.actor(interaction), place, event_id=f"ix:{interaction.id}"
-        )
-        await self.answer(interaction, lambda: self.dojo.handle_action(action))
+
+        def work() -> Reply | None:  # in a worker thread: the admin lookup reads the database
+            action = Action(
+                action_id, value, self.actor(interaction), place, event_id=f"ix:{interaction.id}"
+            )
+            return self.dojo.handle_action(action)
+
+        await self.answer(interaction, work)
 
     # -- multi-page forms (Discord modals hold five inputs) ------------------------------------
 
     async def on_form_page(self, interaction: discord.Interaction[Any], page: FormPage) -> None:
-        key = (interaction.user.id, page.form.form_id)
+        key = (interaction.user.id, f"{page.form.form_id}@{page.form.value}")
         with self._draft_lock:
             _, draft = self.drafts.get(key, (page.form, {}))
             fields = {**draft, **page.values()}
@@ -299,7 +310,7 @@ class DojoDiscord(discord.AutoShardedClient):
             following = Button(
                 f"Continue ({page.page + 2}/{total})",
                 "form:next",
-                f"{page.form.form_id}:{page.page + 1}",
+                f"{key[1]}:{page.page + 1}",  # the form, what it is for, the next page
                 Style.PRIMARY,
             )
             view = view_for([following])
@@ -308,22 +319,26 @@ class DojoDiscord(discord.AutoShardedClient):
                 f"Saved part {page.page + 1} of {total}.", ephemeral=True, view=view
             )
             return
-        action = Action(
-            page.form.form_id,
-            page.form.value,
-            self.actor(interaction),
-            page.place,
-            fields,
-            event_id=f"ix:{interaction.id}",
-        )
-        await self.answer(interaction, lambda: self.dojo.handle_action(action))
+
+        def work() -> Reply | None:  # in a worker thread: the admin lookup reads the database
+            action = Action(
+                page.form.form_id,
+                page.form.value,
+                self.actor(interaction),
+                page.place,
+                fields,
+                event_id=f"ix:{interaction.id}",
+            )
+            return self.dojo.handle_action(action)
+
+        await self.answer(interaction, work)
 
     async def open_next_page(
         self, interaction: discord.Interaction[Any], value: str, place: Place
     ) -> None:
-        form_id, _, page = value.rpartition(":")
+        form_key, _, page = value.rpartition(":")
         with self._draft_lock:
-            saved = self.drafts.get((interaction.user.id, form_id))
+            saved = self.drafts.get((interaction.user.id, form_key))
         if saved is None or not page.isdigit():
             await interaction.response.send_message(
                 "That form has expired; start again with the command.", ephemeral=True
@@ -375,7 +390,8 @@ class DojoDiscord(discord.AutoShardedClient):
         """Replies in threads: daily participation, mock activity (authorship, not content)."""
         if message.author.bot or not isinstance(message.channel, discord.Thread):
             return
-        actor = self.actor_of(message.guild.id if message.guild else None, message.author)
+        guild = str(message.guild.id) if message.guild else "dm"
+        actor = Actor(guild, str(message.author.id), message.author.display_name)
         place = Place(str(message.channel.parent_id), str(message.channel.id))
         await asyncio.to_thread(self.dojo.handle_message, actor, place, f"msg:{message.id}")
 
@@ -462,7 +478,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     @group.command(name="extend", description=_describe("extend"))
     async def extend(
         interaction: discord.Interaction[Any],
-        minutes: app_commands.Range[int, 1, 15] = 2,
+        minutes: app_commands.Range[int, 1, MAX_EXTEND_MINUTES] = DEFAULT_EXTEND_MINUTES,
         mock: int | None = None,
     ) -> None:
         await bot.on_command(interaction, "extend", [str(minutes), mock_ref(mock)])

@@ -59,13 +59,6 @@ def custom_id(button: Button) -> str:
     return value
 
 
-def parse_custom_id(value: str) -> tuple[str, str] | None:
-    if not value.startswith(BUTTON_PREFIX):
-        return None
-    action, _, argument = value.removeprefix(BUTTON_PREFIX).partition("|")
-    return action, argument
-
-
 @dataclass
 class Part:
     """One Discord message: its embeds, and (on the last part) the buttons and files."""

@@ -86,7 +86,9 @@ class SlackPort:
             text=fallback_text(message),
             blocks=message_blocks(message),
         )
-        self._attach(place.channel_id, place.thread_id, message)
+        if message.images or message.files:  # files cannot be ephemeral: they go to a DM
+            direct = self.client.conversations_open(users=user_id)["channel"]["id"]
+            self._attach(str(direct), None, message)
 
     def _attach(self, channel_id: str, thread_ts: str | None, message: Message) -> None:
         """Charts and files go up with the current upload API, into the same thread."""

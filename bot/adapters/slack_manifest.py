@@ -15,6 +15,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.update": "chat:write",
     "views.open": None,
     "users.info": "users:read",
+    "conversations.open": "im:write",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
 }

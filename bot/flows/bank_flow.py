@@ -161,7 +161,9 @@ def _import(ctx: Context, actor: Actor, place: Place, family: str, spec: Questio
             return Reply.error("only workspace admins can add questions")
         names = {f.slug: f for f in family_infos(session)}
         if family not in names:
-            raise UnknownTopic(family, sorted(names))
+            return Reply.error(
+                f"not added: unknown family {family!r}; families: {', '.join(sorted(names))}"
+            )
         info = names[family]
         bank = BankFile(
             family=info.slug, name=info.name, aliases=list(info.aliases), questions=[spec]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from bank.models import Channel, Interview
 from bot.clock import Clock
 from bot.community import Seen
 from bot.port import Actor, ChatPort, Place
+
+log = logging.getLogger("dojo.due")
 
 
 @dataclass
@@ -37,3 +40,12 @@ class Context:
 def thread_place(session: Session, interview: Interview) -> Place:
     channel = session.get_one(Channel, interview.channel_id)
     return Place(channel.external_id, interview.thread_external_id)
+
+
+@contextmanager
+def isolated(what: str) -> Iterator[None]:
+    """One item of due work failing (a platform refusing a post) must not stop the others."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed; the rest of the due work goes on", what)

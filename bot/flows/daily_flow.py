@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
 from bot import daily, render
-from bot.flows.context import Context
+from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
 
@@ -26,8 +29,13 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
         text = daily.describe_schedule(seen.channel)
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
+        zone = seen.channel.timezone
     return Reply(
-        Message(f"Scheduled: {text}. Next one: {first:%Y-%m-%d %H:%M} UTC.", tone=Tone.SUCCESS),
+        Message(
+            f"Scheduled: {text}. Next one: {first.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} "
+            f"{zone}.",
+            tone=Tone.SUCCESS,
+        ),
         private=False,
     )
 
@@ -43,7 +51,7 @@ def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Re
         _post(ctx, claimed)
         return Reply(Message("Posted today's question."))
     with ctx.seen(actor, place) as (session, seen):
-        prompt = daily.current_prompt(session, seen.channel)
+        prompt = daily.latest_prompt(session, seen.channel.id)
         schedule_text = daily.describe_schedule(seen.channel)
         if prompt is None:
             return Reply(Message(f"No daily question has been posted here yet ({schedule_text})."))
@@ -69,14 +77,15 @@ def post_due(ctx: Context) -> int:
         channel_ids = daily.due_channel_ids(session, now)
     posted = 0
     for channel_id in channel_ids:
-        with ctx.db.unit_of_work() as session:
-            channel = _lock_channel(ctx.db, session, channel_id)
-            claimed = (
-                None if channel is None else daily.claim_prompt(session, channel, now, ctx.seed)
-            )
-        if claimed is not None:
-            _post(ctx, claimed)
-            posted += 1
+        with isolated(f"the daily question of channel {channel_id}"):
+            with ctx.db.unit_of_work() as session:
+                channel = _lock_channel(ctx.db, session, channel_id)
+                claimed = (
+                    None if channel is None else daily.claim_prompt(session, channel, now, ctx.seed)
+                )
+            if claimed is not None:
+                _post(ctx, claimed)
+                posted += 1
     return posted
 
 
@@ -85,17 +94,22 @@ def _lock_channel(db: Database, session: Session, channel_id: int) -> Channel | 
 
     query = select(Channel).where(Channel.id == channel_id)
     if db.is_postgresql:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return session.scalars(query).first()
 
 
-def repost_unconfirmed(ctx: Context) -> int:
-    """After a crash between claiming and posting, post today's claimed prompts once more."""
+def repost_unconfirmed(ctx: Context, grace: timedelta = timedelta()) -> int:
+    """Post today's prompts that were claimed but never confirmed posted (a crash or a refused
+    post in between), once they are older than `grace` (a younger one may still be in flight)."""
+    now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        pending = daily.unposted_prompts(session, ctx.now())
+        pending = daily.unposted_prompts(session, now, claimed_before=now - grace)
+    posted = 0
     for claimed in pending:
-        _post(ctx, claimed)
-    return len(pending)
+        with isolated(f"re-posting daily question {claimed.prompt_id}"):
+            _post(ctx, claimed)
+            posted += 1
+    return posted
 
 
 def reveal_guide(ctx: Context, prompt_id: str) -> Reply:

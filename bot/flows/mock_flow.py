@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,14 +12,14 @@ from bank.models import Interview, Question
 from bank.selection import mock_question_for_member
 from bot import mocks, render
 from bot.community import member_for
-from bot.flows.context import Context, thread_place
-from bot.grammar import MockControl, StartMock
-from bot.phases import PHASES
+from bot.flows.context import Context, isolated, thread_place
+from bot.grammar import DEFAULT_EXTEND_MINUTES, MockControl, StartMock
+from bot.phases import PHASES, budget_seconds
 from bot.port import Actor, Message, Place, Reply, Tone
-from scoring.progress import progress
+from scoring.progress import weak_families
 from scoring.rubric import rubric_for
 
-DEFAULT_EXTEND_MINUTES = 2
+log = logging.getLogger("dojo.mocks")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,6 @@ class _Started:
     candidate: str
     interviewers: list[tuple[str, str]]  # (external id, display name)
     variant: str
-    budget: int
 
 
 def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply:
@@ -38,7 +38,7 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         panel = [
             member_for(session, seen.workspace, m.user_id, m.name) for m in request.interviewers
         ]
-        weak = progress(session, seen.member, rubric_for(seen.workspace.rubric), {}).weak_families
+        weak = weak_families(session, seen.member.id, rubric_for(seen.workspace.rubric))
         question = mock_question_for_member(
             session,
             seen.member.id,
@@ -57,32 +57,49 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
             seen.member.display_name,
             [(m.external_id, m.display_name) for m in panel if m.id != seen.member.id],
             variant,
-            mocks.current_phase(session, interview).budget_seconds,
         )
     names = [name for _, name in started.interviewers]
-    thread = ctx.port.start_thread(
-        place.channel_id,
-        render.mock_root(started.number, started.question, started.candidate, names, variant),
-    )
-    in_thread = Place(place.channel_id, thread)
-    message_id = ctx.port.post(
-        in_thread, render.phase_message(started.number, 0, started.budget, started.question)
-    )
+    budget = budget_seconds(0, variant)
+    try:
+        thread = ctx.port.start_thread(
+            place.channel_id,
+            render.mock_root(started.number, started.question, started.candidate, names, variant),
+        )
+        in_thread = Place(place.channel_id, thread)
+        message_id = ctx.port.post(
+            in_thread, render.phase_message(started.number, 0, budget, started.question)
+        )
+    except Exception as exc:  # the platform refused: take the mock back, say why
+        log.warning("could not open the thread of mock #%s: %s", started.number, exc)
+        with ctx.db.unit_of_work() as session:
+            session.delete(session.get_one(Interview, started.interview_id))
+        raise mocks.MockError(
+            "I could not open a thread for the mock here (is the bot in this channel?); "
+            "nothing was started"
+        ) from None
     with ctx.db.unit_of_work() as session:
         interview = session.get_one(Interview, started.interview_id)
         interview.thread_external_id = thread
         mocks.current_phase(session, interview).message_external_id = message_id
-    for user_id, _ in started.interviewers:
-        ctx.port.send_private(user_id, in_thread, render.guide(started.question))
+    unreachable = []
+    for user_id, name in started.interviewers:
+        try:
+            ctx.port.send_private(user_id, in_thread, render.guide(started.question))
+        except Exception as exc:  # e.g. direct messages closed: the mock goes on
+            log.warning("could not send the guide of mock #%s privately: %s", started.number, exc)
+            unreachable.append(name)
+    if not started.interviewers:
+        note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
+    elif unreachable:
+        note = (
+            f"I could not send the guide privately to {', '.join(unreachable)}: "
+            f"they can `/mlsd bank show {started.question.slug}`."
+        )
+    else:
+        note = "Your interviewers have the guide."
     return Reply(
         Message(
-            f"Mock #{started.number} started in its thread: {started.question.title}. "
-            + (
-                "Your interviewers have the guide."
-                if started.interviewers
-                else "Solo practice: you control the phases; others can `/mlsd join "
-                f"#{started.number}`."
-            ),
+            f"Mock #{started.number} started in its thread: {started.question.title}. {note}",
             tone=Tone.SUCCESS,
         )
     )
@@ -169,7 +186,6 @@ def _summary(session: Session, interview: Interview) -> Message:
         interview.number,
         mocks.phase_times(session, interview),
         interview.end_reason or "ended",
-        can_score=True,
     )
 
 
@@ -218,19 +234,30 @@ def send_reminders(ctx: Context) -> int:
                 )
             )
     for where, interview_id, message, superseded in outgoing:
-        _post_controls(ctx, where, interview_id, message, superseded, phase_over=False)
+        with isolated(f"a reminder of interview {interview_id}"):
+            _post_controls(ctx, where, interview_id, message, superseded, phase_over=False)
     return len(outgoing)
 
 
 def close_idle(ctx: Context) -> int:
     now = ctx.now()
-    outgoing: list[tuple[Place, Message]] = []
+    outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
     with ctx.db.unit_of_work() as session:
         for interview in mocks.idle_mocks(session, now):
+            phase = mocks.current_phase(session, interview)
+            superseded = (phase.message_external_id, phase.phase_index)
             mocks.end(session, interview, now, reason="idle")
-            outgoing.append((thread_place(session, interview), _summary(session, interview)))
-    for where, message in outgoing:
-        ctx.port.post(where, message)
+            outgoing.append(
+                (
+                    thread_place(session, interview),
+                    interview.id,
+                    _summary(session, interview),
+                    superseded,
+                )
+            )
+    for where, interview_id, message, superseded in outgoing:
+        with isolated(f"closing idle interview {interview_id}"):
+            _post_controls(ctx, where, interview_id, message, superseded, phase_over=True)
     return len(outgoing)
 
 

@@ -13,7 +13,7 @@ from bank.models import Channel, Interview, Member, Workspace
 from bank.selection import UnknownTopic, mock_question_for_member
 from bot import mocks
 from bot.community import member_for
-from bot.flows.context import Context, thread_place
+from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
 from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
 from scoring import charts
@@ -23,6 +23,7 @@ from scoring.progress import progress as member_progress
 from scoring.rubric import Rubric, rubric_for
 from scoring.votes import (
     VoteError,
+    all_interviewers_voted,
     claim_result_delivery,
     result_of,
     results_due,
@@ -133,7 +134,10 @@ def _submit(
         receipt = submit_vote(session, interview, seen.member, scores, signal, comment, rubric, now)
         interview_id = interview.id
         number = interview.number
-    if receipt.all_interviewers_voted:
+    # Checked again after the commit: two last votes arriving together each saw only their own.
+    with ctx.db.unit_of_work() as session:
+        complete = all_interviewers_voted(session, session.get_one(Interview, interview_id))
+    if complete:
         deliver_result(ctx, interview_id)
     verb = "Updated your vote" if receipt.replaced else "Thanks! Your vote is in"
     return Reply(
@@ -143,7 +147,7 @@ def _submit(
     )
 
 
-def result_message(number: int, result: Result) -> Message:
+def result_message(number: int, result: Result, revised: bool = False) -> Message:
     fields = tuple(
         (f"{c.name} ({c.weight}%)", f"{c.mean:.2f}" + (f" (spread {c.spread})" if c.spread else ""))
         for c in result.criteria
@@ -151,7 +155,7 @@ def result_message(number: int, result: Result) -> Message:
     signals = ", ".join(f"{SIGNAL_LABELS[s]} {n}" for s, n in result.signals if n)
     comments = "\n".join(f"• {c}" for c in result.comments) or "(no comments)"
     return Message(
-        title=f"Your result for mock #{number}",
+        title=f"Your {'updated ' if revised else ''}result for mock #{number}",
         text=f"Overall {result.overall:.2f} / 4 from {result.voters} voter(s), which suggests "
         f"{result.level}.\nSignals: {signals}.\n{comments}",
         fields=fields,
@@ -159,12 +163,14 @@ def result_message(number: int, result: Result) -> Message:
     )
 
 
-def deliver_result(ctx: Context, interview_id: int) -> bool:
-    """Send the candidate their aggregated result, exactly once per mock."""
+def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> bool:
+    """Send the candidate their aggregated result: once early (the panel has voted), and at the
+    window's close again only if votes came in or changed since."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
         interview = session.get_one(Interview, interview_id)
-        if not claim_result_delivery(session, interview, now):
+        revised = interview.results_sent_at is not None
+        if not claim_result_delivery(session, interview, now, final=final):
             return False
         workspace = session.get_one(Workspace, interview.workspace_id)
         result = result_of(session, interview, rubric_for(workspace.rubric))
@@ -173,10 +179,10 @@ def deliver_result(ctx: Context, interview_id: int) -> bool:
         score_bonus(session, interview, result, now)
         candidate = session.get_one(Member, interview.candidate_id)
         where = thread_place(session, interview)
-        message = result_message(interview.number, result)
+        message = result_message(interview.number, result, revised)
         note = Message(
-            f"Mock #{interview.number}: results are in ({result.voters} vote(s)); "
-            f"{candidate.display_name} has them."
+            f"Mock #{interview.number}: {'updated ' if revised else ''}results are in "
+            f"({result.voters} vote(s)); {candidate.display_name} has them."
         )
     ctx.port.send_private(candidate.external_id, where, message)
     ctx.port.post(where, note)
@@ -186,7 +192,11 @@ def deliver_result(ctx: Context, interview_id: int) -> bool:
 def deliver_due_results(ctx: Context) -> int:
     with ctx.db.unit_of_work() as session:
         due = results_due(session, ctx.now())
-    return sum(deliver_result(ctx, interview_id) for interview_id in due)
+    delivered = 0
+    for interview_id in due:
+        with isolated(f"the result of interview {interview_id}"):
+            delivered += deliver_result(ctx, interview_id, final=True)
+    return delivered
 
 
 def leaderboard(ctx: Context, request: Leaderboard, actor: Actor, place: Place) -> Reply:
@@ -212,7 +222,7 @@ def leaderboard(ctx: Context, request: Leaderboard, actor: Actor, place: Place) 
         f"{r.rank:>3}. {r.name} — {r.points} pts" + (" ← you" if r.member_id == me else "")
         for r in rows
     ]
-    if rows[-1].rank > 10:
+    if rows[-1].rank > len(rows):  # the caller's own row, after a gap
         lines.insert(len(lines) - 1, "  …")
     return Reply(
         Message("\n".join(lines), title=f"Leaderboard · {PERIOD_NAMES[request.period]}"),
