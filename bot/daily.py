@@ -28,12 +28,19 @@ class ClaimedPrompt:
 
 
 def set_schedule(
-    channel: Channel, at: time, timezone: str | None, days: tuple[str, ...] | None, now: datetime
+    channel: Channel,
+    at: time,
+    timezone: str | None,
+    days: tuple[str, ...] | None,
+    now: datetime,
+    levels: tuple[str, str] | None = None,
 ) -> None:
     channel.daily_time = at
     channel.timezone = timezone or channel.timezone
     if days is not None:
         channel.days = ",".join(days)
+    if levels is not None:
+        channel.level_min, channel.level_max = levels
     channel.daily_enabled = True
     channel.next_daily_at = next_occurrence(now, at, channel.timezone, schedule_days(channel))
 
@@ -53,7 +60,8 @@ def describe_schedule(channel: Channel) -> str:
         return "no daily question is scheduled here"
     days = schedule_days(channel)
     day_text = "every day" if len(days) == 7 else ", ".join(days)
-    return f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}"
+    levels = f", levels {channel.level_min}-{channel.level_max}" if channel.level_min else ""
+    return f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}{levels}"
 
 
 def due_channel_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:

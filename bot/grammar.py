@@ -39,8 +39,8 @@ USAGE: dict[str, tuple[str, str]] = {
     "help": ("/mlsd help [COMMAND]", "show the commands, or the usage of one"),
     "daily": ("/mlsd daily [now]", "this channel's daily question; `now` (admin) posts a new one"),
     "schedule": (
-        "/mlsd schedule HH:MM [TZ] [DAYS] | off",
-        "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri",
+        "/mlsd schedule HH:MM [TZ] [DAYS] [L3-L6] | off",
+        "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri L4-L6",
     ),
     "mock": (
         "/mlsd mock [TOPIC|SLUG] [quick] [@user…]",
@@ -69,6 +69,7 @@ USAGE: dict[str, tuple[str, str]] = {
 
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|([^>]*))?>$|^@([\w.\-]+)$")
 _MOCK_REF = re.compile(r"^#(\d{1,9})$")
+_LEVELS = re.compile(r"^(L[3-6])(?:-(L[3-6]))?$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -111,6 +112,7 @@ class Schedule:
     at: time | None  # None: switch the daily question off
     timezone: str | None = None
     days: tuple[str, ...] | None = None
+    levels: tuple[str, str] | None = None  # e.g. ("L4", "L6"): only questions in that range
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,16 @@ def _parse_schedule(args: list[str]) -> Schedule:
         raise UsageError(f"{args[0]!r} is not a time of day (use HH:MM, 24-hour)", "schedule")
     timezone: str | None = None
     days: tuple[str, ...] | None = None
+    levels: tuple[str, str] | None = None
     for token in args[1:]:
         parsed_days = parse_days(token)
-        if parsed_days is not None and days is None:
+        level_range = _LEVELS.match(token.upper())
+        if level_range is not None and levels is None:
+            low, high = level_range.group(1), level_range.group(2) or level_range.group(1)
+            if low > high:
+                raise UsageError(f"level range {token!r} runs backwards (e.g. L4-L6)", "schedule")
+            levels = (low, high)
+        elif parsed_days is not None and days is None:
             days = parsed_days
         elif timezone is None and parsed_days is None:
             if token not in _time_zones():
@@ -249,7 +258,7 @@ def _parse_schedule(args: list[str]) -> Schedule:
             timezone = token
         else:
             raise UsageError(f"unexpected {token!r}", "schedule")
-    return Schedule(time(int(match.group(1)), int(match.group(2))), timezone, days)
+    return Schedule(time(int(match.group(1)), int(match.group(2))), timezone, days, levels)
 
 
 def _parse_mock(args: list[str]) -> StartMock:

@@ -25,7 +25,11 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
         if request.at is None:
             daily.disable_schedule(seen.channel)
             return Reply(Message("Daily questions are off for this channel."), private=False)
-        daily.set_schedule(seen.channel, request.at, request.timezone, request.days, ctx.now())
+        daily.set_schedule(
+            seen.channel, request.at, request.timezone, request.days, ctx.now(), request.levels
+        )
+        if request.timezone and seen.workspace.timezone == "UTC":
+            seen.workspace.timezone = request.timezone  # leaderboard weeks follow the team's day
         text = daily.describe_schedule(seen.channel)
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
