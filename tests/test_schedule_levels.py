@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,12 @@ from tests.support import Harness
 
 def test_level_range_is_parsed() -> None:
     assert parse("schedule", "09:00 Europe/Berlin mon-fri L4-L6") == Schedule(
-        parse("schedule", "09:00").at,
+        time(9, 0),
         "Europe/Berlin",
         ("mon", "tue", "wed", "thu", "fri"),
         ("L4", "L6"),
     )
-    assert parse("schedule", "09:00 l5").levels == ("L5", "L5")
+    assert parse("schedule", "09:00 l5") == Schedule(time(9, 0), levels=("L5", "L5"))
     with pytest.raises(UsageError, match="runs backwards"):
         parse("schedule", "09:00 L6-L4")
 
