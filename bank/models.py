@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -116,7 +117,16 @@ class Channel(Base):
 
 class DailyPrompt(Base):
     __tablename__ = "daily_prompts"
-    __table_args__ = (UniqueConstraint("channel_id", "local_date"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "local_date"),
+        # the few prompts claimed but not yet confirmed posted, for the re-post scan
+        Index(
+            "ix_daily_prompts_unposted",
+            "created_at",
+            postgresql_where=text("posted_at IS NULL"),
+            sqlite_where=text("posted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
@@ -146,6 +156,7 @@ class Interview(Base):
         CheckConstraint("status in ('running', 'paused', 'ended')", name="status"),
         Index("ix_interviews_candidate_status", "candidate_id", "status"),
         Index("ix_interviews_status_deadline", "status", "phase_deadline"),
+        Index("ix_interviews_results_pending", "status", "results_final_at", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +174,9 @@ class Interview(Base):
     paused_at: Mapped[datetime | None] = mapped_column()
     end_reason: Mapped[str | None] = mapped_column(String(20))
     results_sent_at: Mapped[datetime | None] = mapped_column()
+    # set once the vote window has closed and the final result was settled: keeps the
+    # scheduler's "results due" scan to the few mocks still open
+    results_final_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(index=True)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)

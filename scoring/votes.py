@@ -166,13 +166,25 @@ def score_bonus(session: Session, interview: Interview, result: Result, now: dat
 
 
 def results_due(session: Session, now: datetime, window: timedelta = VOTE_WINDOW) -> list[int]:
-    """Ended mocks whose vote window has closed and whose final result is not delivered yet."""
+    """Ended mocks whose vote window has closed and whose final result is not settled yet."""
     return list(
         session.scalars(
             select(Interview.id).where(
                 Interview.status == "ended",
+                Interview.results_final_at.is_(None),
                 Interview.ended_at <= now - window,
-                _unsent_or_outdated(),
             )
         )
     )
+
+
+def settle_final_result(session: Session, interview: Interview, now: datetime) -> bool:
+    """Mark the result final, once; True for the one caller that should look at it. Whether a
+    (revised) result still has to be sent is `claim_result_delivery(final=True)`'s answer."""
+    claim = (
+        update(Interview)
+        .where(Interview.id == interview.id, Interview.results_final_at.is_(None))
+        .values(results_final_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return affected_rows(session, claim) == 1

@@ -27,6 +27,7 @@ from scoring.votes import (
     result_of,
     results_due,
     score_bonus,
+    settle_final_result,
     submit_vote,
 )
 
@@ -300,7 +301,11 @@ def test_result_is_claimed_once_and_the_bonus_awarded_once(bank_db: Database) ->
     for _ in range(2):
         with bank_db.unit_of_work() as session:
             interview = session.get_one(Interview, mock)
-            claims.append(claim_result_delivery(session, interview, ENDED + FORTY_EIGHT_HOURS))
+            at = ENDED + FORTY_EIGHT_HOURS  # the window closes: settle, then deliver (as the flow)
+            claims.append(
+                settle_final_result(session, interview, at)
+                and claim_result_delivery(session, interview, at, final=True)
+            )
             result = result_of(session, interview, DEFAULT_RUBRIC)
             assert result is not None
             score_bonus(session, interview, result, ENDED + FORTY_EIGHT_HOURS)

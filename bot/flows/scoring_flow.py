@@ -9,14 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bank.calendar import local_date
-from bank.models import Channel, Interview, Member, Workspace
+from bank.models import Channel, DailyAnswer, DailyPrompt, Interview, Member, Workspace
 from bank.selection import UnknownTopic, mock_question_for_member
 from bot import mocks
 from bot.community import member_for
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
 from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
-from scoring import charts
 from scoring.aggregate import Result
 from scoring.leaderboard import PERIOD_NAMES, standings
 from scoring.progress import progress as member_progress
@@ -28,6 +27,7 @@ from scoring.votes import (
     result_of,
     results_due,
     score_bonus,
+    settle_final_result,
     submit_vote,
 )
 
@@ -170,8 +170,10 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
     with ctx.db.unit_of_work() as session:
         interview = session.get_one(Interview, interview_id)
         revised = interview.results_sent_at is not None
+        if final and not settle_final_result(session, interview, now):
+            return False  # another worker settles it
         if not claim_result_delivery(session, interview, now, final=final):
-            return False
+            return False  # nothing new since the early result (committed: settled for good)
         workspace = session.get_one(Workspace, interview.workspace_id)
         result = result_of(session, interview, rubric_for(workspace.rubric))
         if result is None:
@@ -230,12 +232,16 @@ def leaderboard(ctx: Context, request: Leaderboard, actor: Actor, place: Place) 
     )
 
 
-def _channel_dates(session: Session, ctx: Context) -> dict[int, date]:
+def _channel_dates(session: Session, ctx: Context, member_id: int) -> dict[int, date]:
+    """Today's local date in each channel the member answered daily questions in."""
     now = ctx.now()
-    return {
-        cid: local_date(now, tz)
-        for cid, tz in session.execute(select(Channel.id, Channel.timezone))
-    }
+    answered_in = (
+        select(DailyPrompt.channel_id)
+        .join(DailyAnswer, DailyAnswer.prompt_id == DailyPrompt.id)
+        .where(DailyAnswer.member_id == member_id)
+    )
+    rows = session.execute(select(Channel.id, Channel.timezone).where(Channel.id.in_(answered_in)))
+    return {cid: local_date(now, tz) for cid, tz in rows}
 
 
 def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Reply:
@@ -246,7 +252,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
             else member_for(session, seen.workspace, request.member.user_id, request.member.name)
         )
         rubric = rubric_for(seen.workspace.rubric)
-        report = member_progress(session, member, rubric, _channel_dates(session, ctx))
+        report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
         try:
             suggestion = mock_question_for_member(
                 session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
@@ -264,6 +270,8 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
     if report.weakest is not None:
         fields.append((f"Work on: {report.weakest.name}", report.weakest.advice))
     fields.append(("Next question", suggest))
+    from scoring import charts  # matplotlib loads on the first chart, not at start-up
+
     images: tuple[Image, ...] = ()
     if report.history:
         images = (

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:35:17.489778
+Create Date: 2026-11-23 18:13:25.943929
 """
 
 from __future__ import annotations
@@ -162,6 +162,13 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_daily_prompts_thread_external_id"), ["thread_external_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_daily_prompts_unposted",
+            ["created_at"],
+            unique=False,
+            postgresql_where=sa.text("posted_at IS NULL"),
+            sqlite_where=sa.text("posted_at IS NULL"),
+        )
 
     op.create_table(
         "interviews",
@@ -180,6 +187,7 @@ def upgrade() -> None:
         sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("end_reason", sa.String(length=20), nullable=True),
         sa.Column("results_sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("results_final_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
@@ -217,6 +225,11 @@ def upgrade() -> None:
             "ix_interviews_candidate_status", ["candidate_id", "status"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_interviews_ended_at"), ["ended_at"], unique=False)
+        batch_op.create_index(
+            "ix_interviews_results_pending",
+            ["status", "results_final_at", "ended_at"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_interviews_status_deadline", ["status", "phase_deadline"], unique=False
         )
@@ -395,11 +408,17 @@ def downgrade() -> None:
     with op.batch_alter_table("interviews", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_interviews_thread_external_id"))
         batch_op.drop_index("ix_interviews_status_deadline")
+        batch_op.drop_index("ix_interviews_results_pending")
         batch_op.drop_index(batch_op.f("ix_interviews_ended_at"))
         batch_op.drop_index("ix_interviews_candidate_status")
 
     op.drop_table("interviews")
     with op.batch_alter_table("daily_prompts", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_daily_prompts_unposted",
+            postgresql_where=sa.text("posted_at IS NULL"),
+            sqlite_where=sa.text("posted_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_daily_prompts_thread_external_id"))
 
     op.drop_table("daily_prompts")
