@@ -8,13 +8,12 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-import bank.models
-import scoring.models
+import bank.models  # noqa: F401  (imported for their tables)
+import scoring.models  # noqa: F401
 from bank.config import DatabaseSettings
 from bank.db import make_engine
 from bank.orm import Base, UTCDateTime
 
-assert bank.models and scoring.models  # imported for their tables
 target_metadata = Base.metadata
 
 
