@@ -40,12 +40,16 @@ class ImportReport:
         )
 
 
-SPEC_FIELDS = tuple(name for name in QuestionSpec.model_fields if name != "slug")
+# format v2 parts not stored yet (issue 14 adds their columns)
+_V2_ONLY = {"anchors", "red_flags", "level_bar", "kit", "reference_design", "ladder", "variants"}
+SPEC_FIELDS = tuple(
+    name for name in QuestionSpec.model_fields if name != "slug" and name not in _V2_ONLY
+)
 
 
 def spec_fields(spec: QuestionSpec) -> dict[str, object]:
     """The column values a question spec stores: every field but the slug, as JSON-ready data."""
-    return spec.model_dump(mode="json", exclude={"slug"})
+    return spec.model_dump(mode="json", exclude={"slug", *_V2_ONLY})
 
 
 def question_spec(question: Question) -> QuestionSpec:

@@ -108,7 +108,7 @@ def bank_paths(target: Path) -> list[Path]:
 
 def dump_bank_file(bank: BankFile) -> str:
     """YAML that reads back to the same `BankFile` (defaults left out, keys in schema order)."""
-    data = bank.model_dump(mode="json", exclude_defaults=True)
+    data = bank.model_dump(mode="json", exclude_defaults=True, by_alias=True)
     data.setdefault("aliases", [])
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 

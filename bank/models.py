@@ -89,6 +89,9 @@ class Member(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
+    # set while the member has left the server / been deactivated: hidden from leaderboards,
+    # history kept; cleared when they come back
+    left_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

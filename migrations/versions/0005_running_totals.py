@@ -1,0 +1,23 @@
+"""Running totals for leaderboards and stored progress aggregates (issue 15)
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-29 17:45:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
