@@ -116,6 +116,11 @@ class Channel(Base):
     level_max: Mapped[str | None] = mapped_column(String(2))
     next_daily_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # set when the platform refused the daily post for good (issue 12): why, and how to fix it
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    paused_fix: Mapped[str | None] = mapped_column(String(300))
+    paused_at: Mapped[datetime | None] = mapped_column()
+    pause_told_at: Mapped[datetime | None] = mapped_column()
 
 
 class DailyPrompt(Base):
@@ -224,3 +229,35 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Delivery(Base):
+    """One keyed message the core sends: the ledger that makes every send happen exactly once.
+
+    A row is written `pending` before the platform call (for reminders and results, in the same
+    transaction as the change that makes the message due, with the message in `payload`), and
+    becomes `delivered` (with the platform's message id) or `failed` (refused for good, with the
+    reason). A `pending` row found later means the answer never came: the post is looked up
+    by its key on the platform before it is sent again.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("platform", "key"),
+        Index("ix_deliveries_pending", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    kind: Mapped[str] = mapped_column(String(12))  # post, thread, note
+    channel_external_id: Mapped[str | None] = mapped_column(String(64))
+    thread_external_id: Mapped[str | None] = mapped_column(String(64))
+    user_external_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[JsonDict | None] = mapped_column(JSON)
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

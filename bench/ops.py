@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from sqlalchemy import Connection, Engine, bindparam, select, text
@@ -50,7 +50,7 @@ from bot.grammar import (
 )
 from bot.mocks import IDLE_LIMIT, PhaseTime
 from bot.phases import PHASES, WARNING_SECONDS, budget_seconds
-from bot.port import Actor, Command, Message, Place, Tone
+from bot.port import Actor, Command, Message, Outcome, Place, Tone
 from scoring.aggregate import weighted_score
 from scoring.leaderboard import period_start, standings
 from scoring.ledger import DEFAULT_POINTS, PointKind
@@ -189,17 +189,23 @@ class TimedPort:
         finally:
             self.seconds += time.perf_counter() - started
 
-    def post(self, place: Place, message: Message) -> str:
-        return str(self._timed(lambda: self.inner.post(place, message)))
+    def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
+        return cast(Outcome, self._timed(lambda: self.inner.post(place, message, key)))
 
-    def start_thread(self, channel_id: str, message: Message) -> str:
-        return str(self._timed(lambda: self.inner.start_thread(channel_id, message)))
+    def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
+        return cast(Outcome, self._timed(lambda: self.inner.start_thread(channel_id, message, key)))
 
-    def edit(self, place: Place, message_id: str, message: Message) -> None:
-        self._timed(lambda: self.inner.edit(place, message_id, message))
+    def edit(self, place: Place, message_id: str, message: Message) -> Outcome:
+        return cast(Outcome, self._timed(lambda: self.inner.edit(place, message_id, message)))
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        self._timed(lambda: self.inner.send_private(user_id, place, message))
+    def send_private(self, user_id: str, place: Place, message: Message) -> Outcome:
+        return cast(Outcome, self._timed(lambda: self.inner.send_private(user_id, place, message)))
+
+    def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
+        return cast(Outcome, self._timed(lambda: self.inner.send_direct(user_id, message, key)))
+
+    def find(self, place: Place, key: str) -> str | None:
+        return self.inner.find(place, key)
 
     def show(self, message: Message, to: str) -> None:
         """What the console channel does with a reply."""

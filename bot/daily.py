@@ -7,7 +7,7 @@ claim, so restarts, catch-up after downtime and several workers never post a day
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +34,10 @@ def set_schedule(
     days: tuple[str, ...] | None,
     now: datetime,
     levels: tuple[str, str] | None = None,
+    taken: date | None = None,
 ) -> None:
+    """Set the channel's schedule; `taken` is the newest local date that already has a prompt,
+    so the next slot is one that will really be posted (also after a late time-zone change)."""
     channel.daily_time = at
     channel.timezone = timezone or channel.timezone
     if days is not None:
@@ -42,12 +45,53 @@ def set_schedule(
     if levels is not None:
         channel.level_min, channel.level_max = levels
     channel.daily_enabled = True
-    channel.next_daily_at = next_occurrence(now, at, channel.timezone, schedule_days(channel))
+    clear_pause(channel)
+    days_ = schedule_days(channel)
+    upcoming = next_occurrence(now, at, channel.timezone, days_)
+    while taken is not None and local_date(upcoming, channel.timezone) <= taken:
+        upcoming = next_occurrence(upcoming, at, channel.timezone, days_)
+    channel.next_daily_at = upcoming
 
 
 def disable_schedule(channel: Channel) -> None:
     channel.daily_enabled = False
     channel.next_daily_at = None
+    clear_pause(channel)
+
+
+def pause_schedule(channel: Channel, reason: str, fix: str, now: datetime) -> None:
+    """The platform refused the channel's daily post for good: stop trying until an admin acts."""
+    channel.next_daily_at = None
+    channel.paused_reason = reason[:300]
+    channel.paused_fix = fix[:300]
+    channel.paused_at = now
+    channel.pause_told_at = None
+
+
+def clear_pause(channel: Channel) -> None:
+    channel.paused_reason = channel.paused_fix = None
+    channel.paused_at = channel.pause_told_at = None
+
+
+def refuse_prompt(session: Session, prompt_id: int, reason: str, fix: str, now: datetime) -> None:
+    """Take a claimed prompt back (it was never posted) and pause its channel's schedule."""
+    prompt = session.get(DailyPrompt, prompt_id)
+    if prompt is None or prompt.posted_at is not None:
+        return
+    channel = session.get_one(Channel, prompt.channel_id)
+    session.delete(prompt)
+    pause_schedule(channel, reason, fix, now)
+
+
+def pause_notice(channel: Channel) -> str | None:
+    """What an admin is told about a paused schedule; None when there is nothing to tell."""
+    if channel.paused_reason is None:
+        return None
+    return (
+        f"The daily question in this channel is paused: {channel.paused_reason}. "
+        f"To fix it: {channel.paused_fix}; then `/mlsd schedule HH:MM` again "
+        "(or `/mlsd daily now`)."
+    )
 
 
 def schedule_days(channel: Channel) -> tuple[str, ...]:
@@ -61,7 +105,10 @@ def describe_schedule(channel: Channel) -> str:
     days = schedule_days(channel)
     day_text = "every day" if len(days) == 7 else ", ".join(days)
     levels = f", levels {channel.level_min}-{channel.level_max}" if channel.level_min else ""
-    return f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}{levels}"
+    text = f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}{levels}"
+    if channel.paused_reason is not None:
+        text += f" (PAUSED: {channel.paused_reason}; to fix it: {channel.paused_fix})"
+    return text
 
 
 def due_channel_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:

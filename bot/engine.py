@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -71,7 +72,25 @@ class Dojo:
 
     def handle_command(self, command: Command) -> Reply | None:
         """Answer one `/mlsd` command; None when it is a duplicate delivery already handled."""
-        return self._guarded(command.event_id, lambda: self._route_command(command))
+        reply = self._guarded(command.event_id, lambda: self._route_command(command))
+        if reply is None:
+            return None
+        return self._with_pause_notice(reply, command.actor, command.place)
+
+    def _with_pause_notice(self, reply: Reply, actor: Actor, place: Place) -> Reply:
+        """An admin's first command in a channel whose daily question was paused (the platform
+        refused it for good) also says why and how to fix it — once."""
+        try:
+            with self.ctx.seen(actor, place) as (_session, seen):
+                notice = daily.pause_notice(seen.channel) if seen.is_admin else None
+                if notice is None or seen.channel.pause_told_at is not None:
+                    return reply
+                seen.channel.pause_told_at = self.ctx.now()
+        except (OperationalError, DBAPIError, IntegrityError):
+            log.warning("could not check the channel's paused schedule", exc_info=True)
+            return reply
+        message = replace(reply.message, text=f"{reply.message.text}\n\n{notice}")
+        return Reply(message, reply.private)
 
     def handle_action(self, action: Action) -> Reply | None:
         return self._guarded(action.event_id, lambda: self._route_action(action))
@@ -195,14 +214,16 @@ class Dojo:
             "reminders": mock_flow.send_reminders(self.ctx),
             "idle": mock_flow.close_idle(self.ctx),
             "results": scoring_flow.deliver_due_results(self.ctx),
+            "resent": self.ctx.courier.resend_pending(older_than=REPOST_GRACE),
         }
 
     def recover(self) -> dict[str, int]:
         """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,
         then catch up on due work once."""
         reposted = daily_flow.repost_unconfirmed(self.ctx)
+        resent = self.ctx.courier.resend_pending()
         done = self.run_due()
-        return {**done, "reposted": done["reposted"] + reposted}
+        return {**done, "reposted": done["reposted"] + reposted, "resent": done["resent"] + resent}
 
     # -- lookups adapters need -----------------------------------------------------------------
 

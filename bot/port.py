@@ -159,17 +159,69 @@ class Reply:
         return cls(Message(clipped, tone=Tone.ERROR), private=True)
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """The platform accepted the call; `message_id` is the new (or found) message's id."""
+
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class Permanent:
+    """Refused for that place (channel, thread, user or message): retrying cannot help.
+
+    `reason` says what the platform answered, `fix` what a person can do about it.
+    """
+
+    reason: str
+    fix: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Transient:
+    """Refused for now (rate limit, platform outage, connection reset before sending).
+
+    `retry_after`: seconds the platform asked us to wait, or None when it did not say.
+    """
+
+    retry_after: float | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """The call went out and no answer came back: it may or may not have taken effect."""
+
+    detail: str = ""
+
+
+Outcome = Delivered | Permanent | Transient | Ambiguous
+
+
 class ChatPort(Protocol):
-    """What the core may ask of a platform outside a reply. Ids are the platform's own."""
+    """What the core may ask of a platform outside a reply. Ids are the platform's own.
 
-    def post(self, place: Place, message: Message) -> str:
-        """Post into a channel (or into `place.thread_id`); returns the new message's id."""
+    Every call answers a typed `Outcome` instead of raising the platform library's errors.
+    `key` marks a post so it can be found again (`find`) or de-duplicated by the platform when an
+    ambiguous call is repeated (Discord message nonce, Slack message metadata).
+    """
 
-    def start_thread(self, channel_id: str, message: Message) -> str:
-        """Post `message` as the root of a new thread; returns the thread's id."""
+    def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
+        """Post into a channel (or into `place.thread_id`); `Delivered.message_id` is its id."""
 
-    def edit(self, place: Place, message_id: str, message: Message) -> None:
+    def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
+        """Post `message` as the root of a new thread; `Delivered.message_id` is the thread id."""
+
+    def edit(self, place: Place, message_id: str, message: Message) -> Outcome:
         """Replace a message the bot posted (e.g. to disable the buttons of a past phase)."""
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        """A note only `user_id` sees (ephemeral in the place, or a direct message)."""
+    def send_private(self, user_id: str, place: Place, message: Message) -> Outcome:
+        """A short-lived note only `user_id` sees (ephemeral in the place where possible)."""
+
+    def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
+        """A note that must last (a guide, a result): a direct message to `user_id`."""
+
+    def find(self, place: Place, key: str) -> str | None:
+        """The id of an earlier post marked `key` in `place` (a thread root: its thread id);
+        `Place("@" + user_id)` means the direct messages with that user."""

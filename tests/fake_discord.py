@@ -44,6 +44,7 @@ import discord
 import yarl
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from tests.fault_plan import FaultPlan
 from tests.slack_wire import Server
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -276,6 +277,8 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     gateway_received: list[dict[str, Any]] = field(default_factory=list)
     gateway_sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    plan: FaultPlan = field(default_factory=FaultPlan)  # scripted refusals and dropped answers
+    nonces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -1045,6 +1048,10 @@ class FakeDiscord:
                 self._failures.remove(failure)
         route = self._match(request.method, relative) if path.startswith(API_PREFIX) else None
         template = route[0] if route is not None else relative
+        fault = self.plan.take(request.method, relative) if failure is None else None
+        if fault is not None and fault.kind == "error":
+            call.status = fault.status
+            return self.plan.refusal(fault)
         if failure is not None:
             reply = _Reply(failure.status, failure.body, failure.headers)
         elif route is None:
@@ -1055,6 +1062,8 @@ class FakeDiscord:
         call.status = reply.status
         response = self._response(reply)
         await self._flush_events()
+        if fault is not None:  # carried out, but the answer never arrives
+            return await self.plan.unanswered(fault, request)
         return response
 
     def _match(self, method: str, relative: str) -> tuple[str, _Handler, dict[str, str]] | None:
@@ -1550,7 +1559,15 @@ class FakeDiscord:
             if channel["thread_metadata"].get("locked"):
                 return error(400, 50083, "Thread is archived")
             channel["thread_metadata"]["archived"] = False
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            earlier = self.nonces.get((channel_id, str(nonce)))
+            if earlier is not None:  # the same nonce again: the first message, not a second
+                return ok(earlier)
         message = self._build_message(channel_id, payload, req.files, author=self.bot)
+        if nonce is not None:
+            message["nonce"] = nonce
+            self.nonces[(channel_id, str(nonce))] = message
         self._emit("MESSAGE_CREATE", self.gateway_message(message))
         return ok(message)
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fault_plan import FaultPlan
 from tests.slack_wire import Server
 
 
@@ -35,6 +36,8 @@ class FakeSlack:
         default_factory=dict
     )
     uploads: list[bytes] = field(default_factory=list)
+    plan: FaultPlan = field(default_factory=FaultPlan)  # scripted refusals and dropped answers
+    messages: list[dict[str, Any]] = field(default_factory=list)  # what the bot posted
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -48,12 +51,18 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{command}", self._respond)
         self._server = Server(app)
         self.base_url = self._server.start() + "/api/"
         return self.base_url
 
     def stop(self) -> None:
         self._server.stop()
+
+    @property
+    def response_url(self) -> str:
+        """A slash command's `response_url` that lands here (recorded as method "response_url")."""
+        return self.base_url.replace("/api/", "/respond/1")
 
     # -- test helpers ----------------------------------------------------------------------------
 
@@ -101,7 +110,20 @@ class FakeSlack:
         if failure is not None:
             status, body, headers = failure
             return web.json_response(body, status=status, headers=headers)
-        return web.json_response(self._answer(method, params))
+        fault = self.plan.take(method)
+        if fault is not None and fault.kind == "error":
+            return self.plan.refusal(fault)
+        with self._lock:
+            answer = self._answer(method, params)
+        if fault is not None:  # carried out, but the answer never arrives
+            return await self.plan.unanswered(fault, request)
+        return web.json_response(answer)
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        params = json.loads(await request.text() or "{}")
+        with self._lock:
+            self.calls.append(Call("response_url", params))
+        return web.Response(text="ok")
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -114,9 +136,25 @@ class FakeSlack:
                 "user_id": "UBOT",
                 "bot_id": "BBOT",
             }
-        if method in ("chat.postMessage", "chat.update"):
-            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+        if method == "chat.update":
+            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._ts):06d}"
+            metadata = params.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            self.messages.append(
+                {
+                    "channel": params.get("channel"),
+                    "ts": ts,
+                    "thread_ts": params.get("thread_ts"),
+                    "text": params.get("text"),
+                    "metadata": metadata,
+                }
+            )
             return {"ok": True, "channel": params.get("channel"), "ts": ts}
+        if method in ("conversations.history", "conversations.replies"):
+            return self._history(method, params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "views.open":
@@ -143,6 +181,29 @@ class FakeSlack:
                 "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
             }
         return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, like Slack; metadata only when asked for with include_all_metadata."""
+        channel = params.get("channel")
+        if method == "conversations.replies":
+            root = params.get("ts")
+            found = [
+                m
+                for m in self.messages
+                if m["channel"] == channel and (m["ts"] == root or m["thread_ts"] == root)
+            ]
+        else:
+            found = [m for m in self.messages if m["channel"] == channel and not m["thread_ts"]]
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = []
+        for message in reversed(found):
+            item = {"type": "message", "ts": message["ts"], "text": message["text"]}
+            if message["thread_ts"]:
+                item["thread_ts"] = message["thread_ts"]
+            if with_metadata and message["metadata"]:
+                item["metadata"] = message["metadata"]
+            shown.append(item)
+        return {"ok": True, "messages": shown[: int(params.get("limit") or 100)]}
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()

@@ -16,6 +16,7 @@ exported files are written to the output directory.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import sys
 import uuid
@@ -31,7 +32,19 @@ from rich.markup import escape
 from bank.db import Database
 from bot.clock import ManualClock
 from bot.engine import Dojo
-from bot.port import Action, Actor, Button, Command, Message, Place, Reply, Tone
+from bot.port import (
+    Action,
+    Actor,
+    Ambiguous,
+    Button,
+    Command,
+    Delivered,
+    Message,
+    Outcome,
+    Place,
+    Reply,
+    Tone,
+)
 from bot.scheduler import Ticker
 
 WORKSPACE = "console"
@@ -58,35 +71,89 @@ class Posted:
 
 
 class ConsolePort:
-    """The ChatPort of the console: prints, and remembers messages so buttons can be pressed."""
+    """The ChatPort of the console: prints, and remembers messages so buttons can be pressed.
+
+    Keyed posts are also written to a journal in `out_dir` (the console's message history), so
+    `find` answers across restarts like a platform's history does. Tests can plan failures
+    (`plan`): the next calls answer those outcomes; an `Ambiguous` one is printed first (the
+    post went out, the answer was lost), the others are not.
+    """
+
+    JOURNAL = "console-posts.jsonl"
 
     def __init__(self, console: Console, out_dir: Path) -> None:
         self.console = console
         self.out_dir = out_dir
         self.posted: list[Posted] = []
         self.private: list[tuple[str, Message]] = []
+        self.planned: list[Outcome] = []
         self._ids = itertools.count(1)
+        self._run = uuid.uuid4().hex[:6]  # ids stay unique across restarts on one database
+
+    def plan(self, *outcomes: Outcome) -> None:
+        """Make the next calls answer `outcomes` (in order) instead of succeeding."""
+        self.planned.extend(outcomes)
 
     def _new_id(self) -> str:
-        return f"m{next(self._ids)}"
+        return f"m{next(self._ids)}-{self._run}"
 
-    def post(self, place: Place, message: Message) -> str:
+    def _refused(self) -> Outcome | None:
+        return self.planned.pop(0) if self.planned else None
+
+    def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
+        refused = self._refused()
+        if refused is not None and not isinstance(refused, Ambiguous):
+            return refused
         message_id = self._new_id()
         self.posted.append(Posted(message_id, place, message))
         self.show(message, thread=place.thread_id)
-        return message_id
+        if key is not None:
+            self._journal(key, place, message_id)
+        return refused or Delivered(message_id)
 
-    def start_thread(self, channel_id: str, message: Message) -> str:
-        return self.post(Place(channel_id), message)
+    def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
+        return self.post(Place(channel_id), message, key)
 
-    def edit(self, place: Place, message_id: str, message: Message) -> None:
+    def edit(self, place: Place, message_id: str, message: Message) -> Outcome:
+        refused = self._refused()
+        if refused is not None and not isinstance(refused, Ambiguous):
+            return refused
         for index, posted in enumerate(self.posted):
             if posted.message_id == message_id:
                 self.posted[index] = Posted(message_id, posted.place, message)
+        return refused or Delivered(message_id)
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+    def send_private(self, user_id: str, place: Place, message: Message) -> Outcome:
+        refused = self._refused()
+        if refused is not None and not isinstance(refused, Ambiguous):
+            return refused
         self.private.append((user_id, message))
         self.show(message, to=user_id)
+        return refused or Delivered()
+
+    def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
+        outcome = self.send_private(user_id, Place(f"@{user_id}"), message)
+        if key is not None and not isinstance(outcome, Delivered | Ambiguous):
+            return outcome
+        if key is not None:
+            self._journal(key, Place(f"@{user_id}"), key)
+        return outcome
+
+    def find(self, place: Place, key: str) -> str | None:
+        path = self.out_dir / self.JOURNAL
+        if not path.exists():
+            return None
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("key") == key:
+                return str(entry["id"])
+        return None
+
+    def _journal(self, key: str, place: Place, message_id: str) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with (self.out_dir / self.JOURNAL).open("a") as journal:
+            journal.write(json.dumps({"key": key, "channel": place.channel_id, "id": message_id}))
+            journal.write("\n")
 
     def find_button(self, label: str) -> tuple[Posted, Button] | None:
         wanted = label.strip().casefold()

@@ -10,10 +10,13 @@ the ChatPort hands its calls to the client's event loop.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import logging
 import re
 import threading
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import discord
@@ -31,9 +34,24 @@ from bot.adapters.discord_render import (
     modal_item,
     view_for,
 )
+from bot.adapters.faults import attempt_async
+from bot.delivery import describe
 from bot.engine import Dojo
 from bot.grammar import DEFAULT_EXTEND_MINUTES, MAX_EXTEND_MINUTES, PERIODS, SIGNALS, USAGE
-from bot.port import Action, Actor, Button, Command, Form, Message, Place, Reply, Style
+from bot.port import (
+    Action,
+    Actor,
+    Ambiguous,
+    Button,
+    Command,
+    Delivered,
+    Form,
+    Message,
+    Outcome,
+    Place,
+    Reply,
+    Style,
+)
 
 log = logging.getLogger("dojo.discord")
 PLATFORM = "discord"
@@ -50,6 +68,15 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 T = TypeVar("T")
+PORT_TIMEOUT = 60.0  # seconds a core thread waits for a platform call on the client's loop
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+
+
+def nonce(key: str | None, part: int) -> str | None:
+    """Discord's idempotency key for a message: at most 25 characters, stable per key and part."""
+    if key is None:
+        return None
+    return hashlib.blake2b(f"{key}#{part}".encode(), digest_size=12).hexdigest()
 
 
 def point_at(api_url: str | None, gateway_url: str | None) -> None:
@@ -80,25 +107,43 @@ def invite_url(client_id: str) -> str:
 
 
 class DiscordPort:
-    """The ChatPort: runs discord.py coroutines on the client's loop from the core's threads."""
+    """The ChatPort: runs discord.py coroutines on the client's loop from the core's threads.
+
+    Keyed posts carry a message `nonce` with `enforce_nonce`, so a repeat after an unanswered
+    call returns the first message instead of a second one; `find` has nothing to look up.
+    """
 
     def __init__(self, bot: DojoDiscord) -> None:
         self.bot = bot
 
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.bot.loop).result(timeout=60)
+    def _run(self, coroutine: Coroutine[Any, Any, Outcome]) -> Outcome:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.bot.loop)
+        try:
+            return future.result(timeout=PORT_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return Ambiguous(f"no answer within {PORT_TIMEOUT:.0f} s")
 
-    def post(self, place: Place, message: Message) -> str:
-        return self._run(self.bot.send_parts(int(place.thread_id or place.channel_id), message))
+    def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
+        channel = int(place.thread_id or place.channel_id)
+        return self._run(self.bot.send_parts(channel, message, key))
 
-    def start_thread(self, channel_id: str, message: Message) -> str:
-        return self._run(self.bot.start_thread(int(channel_id), message))
+    def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
+        return self._run(self.bot.start_thread(int(channel_id), message, key))
 
-    def edit(self, place: Place, message_id: str, message: Message) -> None:
-        self._run(self.bot.edit(int(place.thread_id or place.channel_id), int(message_id), message))
+    def edit(self, place: Place, message_id: str, message: Message) -> Outcome:
+        channel = int(place.thread_id or place.channel_id)
+        return self._run(self.bot.edit(channel, int(message_id), message))
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        self._run(self.bot.direct_message(int(user_id), message))
+    def send_private(self, user_id: str, place: Place, message: Message) -> Outcome:
+        """Outside an interaction Discord has no ephemeral messages: a direct message."""
+        return self._run(self.bot.direct_message(int(user_id), message))
+
+    def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
+        return self._run(self.bot.direct_message(int(user_id), message, key))
+
+    def find(self, place: Place, key: str) -> str | None:
+        return None  # the nonce makes the repeated post itself idempotent
 
 
 class CoreButton(
@@ -244,9 +289,12 @@ class DojoDiscord(discord.AutoShardedClient):
             return
         if deferred and not reply.private:
             # the deferral made the first answer private: a public reply goes to the channel
-            await self.send_parts(int(interaction.channel_id or 0), reply.message)
-            await interaction.followup.send("Posted in the channel.", ephemeral=True)
-            return
+            posted = await self.send_parts(int(interaction.channel_id or 0), reply.message)
+            if isinstance(posted, Delivered):
+                await interaction.followup.send("Posted in the channel.", ephemeral=True)
+                return
+            note = f"I could not post this in the channel: {describe(posted)}."
+            reply = Reply(replace(reply.message, text=f"{reply.message.text}\n\n{note}"))
         await self.respond(interaction, reply)
 
     async def respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
@@ -353,36 +401,82 @@ class DojoDiscord(discord.AutoShardedClient):
         assert isinstance(channel, discord.abc.Messageable)
         return channel
 
-    async def send_parts(self, channel_id: int, message: Message) -> str:
-        channel = await self.channel(channel_id)
+    async def send_parts(
+        self, channel_id: int, message: Message, key: str | None = None
+    ) -> Outcome:
+        channel, outcome = await attempt_async(self.channel(channel_id), "fetch channel")
+        if channel is None:
+            return outcome
         last: discord.Message | None = None
-        for part in message_parts(message):
-            last = await channel.send(**_send_kwargs(part))
+        for index, part in enumerate(message_parts(message)):
+            last, outcome = await attempt_async(
+                channel.send(**_send_kwargs(part, nonce(key, index))), "send message"
+            )
+            if last is None:
+                return outcome
         assert last is not None
-        return str(last.id)
+        return Delivered(str(last.id))
 
-    async def start_thread(self, channel_id: int, message: Message) -> str:
-        channel = await self.channel(channel_id)
+    async def start_thread(
+        self, channel_id: int, message: Message, key: str | None = None
+    ) -> Outcome:
+        channel, outcome = await attempt_async(self.channel(channel_id), "fetch channel")
+        if channel is None:
+            return outcome
         parts = message_parts(message)
-        root = await channel.send(**_send_kwargs(parts[0]))
-        thread = await root.create_thread(
-            name=clip(message.title or message.text, 100), auto_archive_duration=1440
+        root, outcome = await attempt_async(
+            channel.send(**_send_kwargs(parts[0], nonce(key, 0))), "send thread root"
         )
-        for part in parts[1:]:
-            await thread.send(**_send_kwargs(part))
-        return str(thread.id)
+        if root is None:
+            return outcome
+        thread, outcome = await attempt_async(
+            root.create_thread(
+                name=clip(message.title or message.text, 100), auto_archive_duration=1440
+            ),
+            "create thread",
+        )
+        if thread is None:
+            if getattr(outcome, "code", "") == str(THREAD_EXISTS):  # a repeat: it is there
+                return Delivered(str(root.id))  # a message's thread has the message's id
+            return outcome
+        for index, part in enumerate(parts[1:], start=1):
+            sent, outcome = await attempt_async(
+                thread.send(**_send_kwargs(part, nonce(key, index))), "send in thread"
+            )
+            if sent is None:
+                log.warning(
+                    "thread %s opened, but part %d was refused: %s", thread.id, index, outcome
+                )
+        return Delivered(str(thread.id))
 
-    async def edit(self, channel_id: int, message_id: int, message: Message) -> None:
-        channel = await self.channel(channel_id)
-        assert isinstance(channel, discord.abc.Messageable)
+    async def edit(self, channel_id: int, message_id: int, message: Message) -> Outcome:
+        channel, outcome = await attempt_async(self.channel(channel_id), "fetch channel")
+        if channel is None:
+            return outcome
         part = message_parts(message)[-1]
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
-        await partial.edit(embeds=part.embeds, view=view_for(part.buttons))
+        edited, outcome = await attempt_async(
+            partial.edit(embeds=part.embeds, view=view_for(part.buttons)), "edit message"
+        )
+        return Delivered(str(message_id)) if edited is not None else outcome
 
-    async def direct_message(self, user_id: int, message: Message) -> None:
-        user = self.get_user(user_id) or await self.fetch_user(user_id)
-        for part in message_parts(message):
-            await user.send(**_send_kwargs(part))
+    async def direct_message(
+        self, user_id: int, message: Message, key: str | None = None
+    ) -> Outcome:
+        async def fetch() -> discord.User:
+            return self.get_user(user_id) or await self.fetch_user(user_id)
+
+        user, outcome = await attempt_async(fetch(), "fetch user")
+        if user is None:
+            return outcome
+        last: discord.Message | None = None
+        for index, part in enumerate(message_parts(message)):
+            last, outcome = await attempt_async(
+                user.send(**_send_kwargs(part, nonce(key, index))), "direct message"
+            )
+            if last is None:
+                return outcome
+        return Delivered(str(last.id) if last is not None else "")
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -396,8 +490,10 @@ class DojoDiscord(discord.AutoShardedClient):
         await asyncio.to_thread(self.dojo.handle_message, actor, place, f"msg:{message.id}")
 
 
-def _send_kwargs(part: Part) -> dict[str, Any]:
+def _send_kwargs(part: Part, nonce: str | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"embeds": part.embeds}
+    if nonce is not None:  # discord.py sends enforce_nonce with it
+        kwargs["nonce"] = nonce
     view = view_for(part.buttons)
     if view is not None:
         kwargs["view"] = view

@@ -9,6 +9,7 @@ token is configured. Only this module (with blockkit.py) knows it is talking to 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -19,89 +20,174 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
-from slack_bolt import Ack, App, BoltRequest
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
 
 from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, submitted_fields
+from bot.adapters.faults import attempt, classify_slack
+from bot.delivery import describe
 from bot.engine import Dojo
-from bot.port import Action, Actor, Command, Message, Place, Reply
+from bot.flows.scoring_flow import SUBMIT
+from bot.grammar import USAGE
+from bot.port import (
+    Action,
+    Actor,
+    Command,
+    Delivered,
+    Message,
+    Outcome,
+    Permanent,
+    Place,
+    Reply,
+)
+from bot.render import SCORE
 
 log = logging.getLogger("dojo.slack")
 PLATFORM = "slack"
 ADMIN_CACHE_SECONDS = 300
+EVENT_TYPE = "mlsd_post"  # message metadata type that carries a post's idempotency key
+HISTORY_LIMIT = 200
+# thread replies that count as answers: plain, "also send to channel", and with files
+ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
 
 
 def web_client(token: str, base_url: str) -> WebClient:
-    """A Web API client for `base_url`, retrying rate limits (429) and dropped connections."""
+    """A Web API client for `base_url`. No retry handlers: a post whose connection dropped may
+    already exist, so retries are the core's decision (bot/delivery.py), not the SDK's."""
     return WebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=[],
     )
 
 
+def _metadata(key: str | None) -> dict[str, Any] | None:
+    return None if key is None else {"event_type": EVENT_TYPE, "event_payload": {"key": key}}
+
+
 class SlackPort:
-    """The ChatPort over the Web API. Message ids are `ts`; a thread's id is its root's `ts`."""
+    """The ChatPort over the Web API. Message ids are `ts`; a thread's id is its root's `ts`.
+
+    Keyed posts carry message metadata (`event_type` mlsd_post, the key in `event_payload`),
+    which `conversations.history`/`conversations.replies` return with `include_all_metadata`:
+    that is how `find` tells whether an unanswered post went through.
+    """
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def post(self, place: Place, message: Message) -> str:
-        response = self.client.chat_postMessage(
-            channel=place.channel_id,
-            thread_ts=place.thread_id,
-            text=fallback_text(message),
-            blocks=message_blocks(message),
-            unfurl_links=False,
+    def _call(self, what: str, call: Any) -> tuple[Any, Outcome]:
+        return attempt(call, classify_slack, what)
+
+    def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
+        response, outcome = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=place.channel_id,
+                thread_ts=place.thread_id,
+                text=fallback_text(message),
+                blocks=message_blocks(message),
+                unfurl_links=False,
+                metadata=_metadata(key),
+            ),
         )
+        if response is None:
+            return outcome
         ts = str(response["ts"])
         self._attach(place.channel_id, place.thread_id or ts, message)
-        return ts
+        return Delivered(ts)
 
-    def start_thread(self, channel_id: str, message: Message) -> str:
-        return self.post(Place(channel_id), message)
+    def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
+        return self.post(Place(channel_id), message, key)
 
-    def edit(self, place: Place, message_id: str, message: Message) -> None:
-        self.client.chat_update(
-            channel=place.channel_id,
-            ts=message_id,
-            text=fallback_text(message),
-            blocks=message_blocks(message),
+    def edit(self, place: Place, message_id: str, message: Message) -> Outcome:
+        _, outcome = self._call(
+            "chat.update",
+            lambda: self.client.chat_update(
+                channel=place.channel_id,
+                ts=message_id,
+                text=fallback_text(message),
+                blocks=message_blocks(message),
+            ),
         )
+        return Delivered(message_id) if isinstance(outcome, Delivered) else outcome
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        self.client.chat_postEphemeral(
-            channel=place.channel_id,
-            user=user_id,
-            thread_ts=place.thread_id,
-            text=fallback_text(message),
-            blocks=message_blocks(message),
-        )
+    def send_private(self, user_id: str, place: Place, message: Message) -> Outcome:
         if message.images or message.files:  # files cannot be ephemeral: they go to a DM
-            direct = self.client.conversations_open(users=user_id)["channel"]["id"]
-            self._attach(str(direct), None, message)
+            return self.send_direct(user_id, message)
+        response, outcome = self._call(
+            "chat.postEphemeral",
+            lambda: self.client.chat_postEphemeral(
+                channel=place.channel_id,
+                user=user_id,
+                thread_ts=place.thread_id,
+                text=fallback_text(message),
+                blocks=message_blocks(message),
+            ),
+        )
+        return Delivered(str(response["message_ts"])) if response is not None else outcome
+
+    def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
+        direct, outcome = self._direct_channel(user_id)
+        if direct is None:
+            return outcome
+        return self.post(Place(direct), message, key)
+
+    def _direct_channel(self, user_id: str) -> tuple[str | None, Outcome]:
+        response, outcome = self._call(
+            "conversations.open", lambda: self.client.conversations_open(users=user_id)
+        )
+        return (str(response["channel"]["id"]) if response is not None else None), outcome
+
+    def find(self, place: Place, key: str) -> str | None:
+        channel: str | None = place.channel_id
+        if place.channel_id.startswith("@"):
+            channel, _ = self._direct_channel(place.channel_id[1:])
+        if channel is None:
+            return None
+        if place.thread_id is not None:
+            response, _ = self._call(
+                "conversations.replies",
+                lambda: self.client.conversations_replies(
+                    channel=channel,
+                    ts=place.thread_id,
+                    include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                ),
+            )
+        else:
+            response, _ = self._call(
+                "conversations.history",
+                lambda: self.client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=HISTORY_LIMIT
+                ),
+            )
+        for found in (response or {}).get("messages", []) if response is not None else []:
+            metadata = found.get("metadata") or {}
+            if (
+                metadata.get("event_type") == EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("key") == key
+            ):
+                return str(found["ts"])
+        return None
 
     def _attach(self, channel_id: str, thread_ts: str | None, message: Message) -> None:
-        """Charts and files go up with the current upload API, into the same thread."""
+        """Charts and files go up with the current upload API, into the same thread; a refused
+        upload is logged (the message itself is already there)."""
         uploads = [(i.filename, i.png, i.alt) for i in message.images]
         uploads += [(f.filename, f.content.encode(), f.filename) for f in message.files]
         for filename, data, title in uploads:
-            self.client.files_upload_v2(
+            upload = functools.partial(
+                self.client.files_upload_v2,
                 channel=channel_id,
                 thread_ts=thread_ts,
                 content=data,
                 filename=filename,
                 title=title,
             )
+            self._call("files.upload", upload)
 
 
 class AdminCache:
@@ -112,6 +198,12 @@ class AdminCache:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, bool, str]] = {}
         self._lock = threading.Lock()
+
+    def cached(self, user_id: str, fallback_name: str | None) -> tuple[bool, str]:
+        """What is known without a Web API call (not an admin when unknown)."""
+        with self._lock:
+            hit = self._cache.get(user_id)
+        return (hit[1], hit[2]) if hit is not None else (False, fallback_name or user_id)
 
     def lookup(self, user_id: str, fallback_name: str | None) -> tuple[bool, str]:
         with self._lock:
@@ -157,33 +249,39 @@ class SlackBot:
         self.app.view(re.compile(".+"))(self._on_view)  # every form, by callback id
         self.app.event("message")(self._on_message)
 
-    def actor(self, team_id: str, user_id: str, name: str | None) -> Actor:
-        is_admin, display = self.admins.lookup(user_id, name)
+    def actor(self, team_id: str, user_id: str, name: str | None, lookup: bool = True) -> Actor:
+        """`lookup=False` when a form must open first: `views.open` has to be the handler's
+        first Web API call (the trigger lives 3 s), so no `users.info` before it."""
+        find = self.admins.lookup if lookup else self.admins.cached
+        is_admin, display = find(user_id, name)
         return Actor(team_id, user_id, display, is_admin)
 
     # -- listeners (run after the ack, in Bolt's worker threads) -------------------------------
 
-    def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
+    def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         with self._reported("/mlsd command"):
-            self._command(body)
+            self._command(body, respond)
 
-    def _command(self, body: dict[str, Any]) -> None:
-        actor = self.actor(body["team_id"], body["user_id"], body.get("user_name"))
-        place = Place(body["channel_id"])
-        command = Command.from_text(
-            body.get("text", ""), actor, place, event_id=f"cmd:{body.get('trigger_id')}"
+    def _command(self, body: dict[str, Any], respond: Respond | None = None) -> None:
+        text = body.get("text", "")
+        actor = self.actor(
+            body["team_id"], body["user_id"], body.get("user_name"), not _opens_form(text)
         )
-        self._answer(self.dojo.handle_command(command), actor, place, body.get("trigger_id"))
+        place = Place(body["channel_id"])
+        command = Command.from_text(text, actor, place, event_id=f"cmd:{body.get('trigger_id')}")
+        reply = self.dojo.handle_command(command)
+        self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
-    def _on_action(self, ack: Ack, body: dict[str, Any]) -> None:
+    def _on_action(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         with self._reported("button"):
-            self._action(body)
+            self._action(body, respond)
 
-    def _action(self, body: dict[str, Any]) -> None:
+    def _action(self, body: dict[str, Any], respond: Respond | None = None) -> None:
         user = body["user"]
-        actor = self.actor(body["team"]["id"], user["id"], user.get("username"))
+        scoring = any(a.get("action_id") == SCORE for a in body.get("actions", []))
+        actor = self.actor(body["team"]["id"], user["id"], user.get("username"), not scoring)
         container = body.get("container", {})
         message = body.get("message", {})
         channel = container.get("channel_id") or body["channel"]["id"]
@@ -197,7 +295,8 @@ class SlackBot:
                 place,
                 event_id=f"act:{element.get('action_ts')}:{user['id']}",
             )
-            self._answer(self.dojo.handle_action(action), actor, place, body.get("trigger_id"))
+            reply = self.dojo.handle_action(action)
+            self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
     def _on_view(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()  # closes the modal; the outcome is posted where the form was opened
@@ -238,8 +337,14 @@ class SlackBot:
             log.exception("failed to handle a %s", what)
 
     def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Only people's new replies in threads count: not bots, edits, deletions or joins.
-        if event.get("bot_id") or event.get("subtype") or not event.get("thread_ts"):
+        # People's new replies in threads count (also "send to channel" ones and ones with
+        # files); bots, edits, deletions and joins do not.
+        if (
+            event.get("bot_id")
+            or event.get("subtype") not in ANSWER_SUBTYPES
+            or not event.get("thread_ts")
+            or not event.get("user")
+        ):
             return
         if event.get("thread_ts") == event.get("ts"):
             return
@@ -250,22 +355,64 @@ class SlackBot:
     # -- replies ---------------------------------------------------------------------------------
 
     def _answer(
-        self, reply: Reply | None, actor: Actor, place: Place, trigger_id: str | None
+        self,
+        reply: Reply | None,
+        actor: Actor,
+        place: Place,
+        trigger_id: str | None,
+        respond: Respond | None = None,
     ) -> None:
+        """Reply where the actor is: a form opens first; a refused post in a channel the bot
+        cannot use goes back through the command's `response_url`, saying why and the fix."""
         if reply is None:
             return  # a duplicate delivery, already answered
         message = reply.message
         if message.form is not None and trigger_id:
-            self.client.views_open(
-                trigger_id=trigger_id,
-                view=modal_view(message.form, place.channel_id, place.thread_id),
+            form = message.form
+            _, opened = attempt(
+                lambda: self.client.views_open(
+                    trigger_id=trigger_id,
+                    view=modal_view(form, place.channel_id, place.thread_id),
+                ),
+                classify_slack,
+                "views.open",
             )
-            return
-        port = self.dojo.ctx.port
-        if reply.private:
-            port.send_private(actor.user_id, place, message)
-        else:
-            port.post(Place(place.channel_id, place.thread_id), message)
+            if isinstance(opened, Delivered):
+                return
+            reply = Reply(Message(_inline_instead(form.form_id, form.value)), private=True)
+            message = reply.message
+        courier = self.dojo.ctx.courier
+        outcome = (
+            courier.private(actor.user_id, place, message)
+            if reply.private
+            else courier.post(Place(place.channel_id, place.thread_id), message)
+        )
+        if isinstance(outcome, Permanent) and respond is not None:
+            note = f"(I cannot post in this channel myself: {describe(outcome)}.)"
+            respond(
+                text=f"{fallback_text(message)}\n{note}",
+                blocks=[*message_blocks(message), _context(note)],
+                response_type="ephemeral" if reply.private else "in_channel",
+                replace_original=False,
+            )
+
+
+def _opens_form(text: str) -> bool:
+    """A `/mlsd vote` without scores answers with the rubric form."""
+    words = text.split()
+    return bool(words) and words[0].lower() == "vote" and not any(w.isdigit() for w in words[1:])
+
+
+def _inline_instead(form_id: str, value: str) -> str:
+    usage = USAGE["vote"][0] if form_id == SUBMIT else "/mlsd help"
+    number = f" #{value}" if value.isdigit() and form_id == SUBMIT else ""
+    return f"The form could not open in time. Use the command instead: `{usage}`" + (
+        f" (this mock: `/mlsd vote{number} …`)" if number else ""
+    )
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def build(

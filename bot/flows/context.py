@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from bank.db import Database
 from bank.models import Channel, Interview
 from bot.clock import Clock
 from bot.community import Seen
+from bot.delivery import Courier
 from bot.port import Actor, ChatPort, Place
 
 log = logging.getLogger("dojo.due")
@@ -26,9 +28,15 @@ class Context:
     clock: Clock
     platform: str
     seed: str = "mlsd-dojo"
+    sleep: Callable[[float], None] = time.sleep  # waits between platform retries (tests: no-op)
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @property
+    def courier(self) -> Courier:
+        """The port behind the delivery policy: retries, fallbacks, exactly-once keys."""
+        return Courier(self.db, self.port, self.platform, self.now, self.sleep)
 
     @contextmanager
     def seen(self, actor: Actor, place: Place) -> Iterator[tuple[Session, Seen]]:

@@ -11,22 +11,30 @@ from sqlalchemy.orm import Session
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
 from bot import daily, render
+from bot.delivery import describe
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
-from bot.port import Actor, Message, Place, Reply, Tone
+from bot.port import Actor, Delivered, Message, Outcome, Permanent, Place, Reply, Tone
 
 ADMIN_ONLY = "only workspace admins can do that"
 
 
 def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Reply:
-    with ctx.seen(actor, place) as (_session, seen):
+    with ctx.seen(actor, place) as (session, seen):
         if not seen.is_admin:
             return Reply.error(f"{ADMIN_ONLY}: ask an admin to set the daily schedule")
         if request.at is None:
             daily.disable_schedule(seen.channel)
             return Reply(Message("Daily questions are off for this channel."), private=False)
+        newest = daily.latest_prompt(session, seen.channel.id)
         daily.set_schedule(
-            seen.channel, request.at, request.timezone, request.days, ctx.now(), request.levels
+            seen.channel,
+            request.at,
+            request.timezone,
+            request.days,
+            ctx.now(),
+            request.levels,
+            taken=newest.local_date if newest is not None else None,
         )
         if request.timezone and seen.workspace.timezone == "UTC":
             seen.workspace.timezone = request.timezone  # leaderboard weeks follow the team's day
@@ -52,8 +60,23 @@ def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Re
             claimed = daily.claim_prompt(session, seen.channel, ctx.now(), ctx.seed, force=True)
         if claimed is None:
             return Reply.error("today's question is already posted here: `/mlsd daily` shows it")
-        _post(ctx, claimed)
-        return Reply(Message("Posted today's question."))
+        outcome = _post(ctx, claimed)
+        if isinstance(outcome, Delivered):
+            return Reply(Message("Posted today's question."))
+        if isinstance(outcome, Permanent):
+            return Reply(
+                Message(
+                    f"I could not post the daily question here: {describe(outcome)}.",
+                    tone=Tone.WARNING,
+                )
+            )
+        return Reply(
+            Message(
+                f"The daily question is on its way but not confirmed yet ({describe(outcome)}); "
+                "I will make sure it is posted once, without a second try from you.",
+                tone=Tone.WARNING,
+            )
+        )
     with ctx.seen(actor, place) as (session, seen):
         prompt = daily.latest_prompt(session, seen.channel.id)
         schedule_text = daily.describe_schedule(seen.channel)
@@ -67,11 +90,24 @@ def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Re
     return Reply(Message(text, title="Daily question"))
 
 
-def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> None:
+def prompt_key(prompt_id: int) -> str:
+    return f"daily:{prompt_id}"
+
+
+def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> Outcome:
+    """Post a claimed prompt exactly once (keyed); a permanent refusal pauses the schedule and
+    takes the claim back, so the day is not marked as posted."""
     message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
-    thread = ctx.port.start_thread(claimed.channel_external_id, message)
-    with ctx.db.unit_of_work() as session:
-        daily.mark_posted(session, claimed.prompt_id, thread, ctx.now())
+    key = prompt_key(claimed.prompt_id)
+    outcome = ctx.courier.start_thread(claimed.channel_external_id, message, key)
+    if isinstance(outcome, Delivered):
+        with ctx.db.unit_of_work() as session:
+            daily.mark_posted(session, claimed.prompt_id, outcome.message_id, ctx.now())
+    elif isinstance(outcome, Permanent):
+        with ctx.db.unit_of_work() as session:
+            daily.refuse_prompt(session, claimed.prompt_id, outcome.reason, outcome.fix, ctx.now())
+        ctx.courier.forget(key)
+    return outcome
 
 
 def post_due(ctx: Context) -> int:
@@ -87,8 +123,7 @@ def post_due(ctx: Context) -> int:
                 claimed = (
                     None if channel is None else daily.claim_prompt(session, channel, now, ctx.seed)
                 )
-            if claimed is not None:
-                _post(ctx, claimed)
+            if claimed is not None and isinstance(_post(ctx, claimed), Delivered):
                 posted += 1
     return posted
 
@@ -111,8 +146,7 @@ def repost_unconfirmed(ctx: Context, grace: timedelta = timedelta()) -> int:
     posted = 0
     for claimed in pending:
         with isolated(f"re-posting daily question {claimed.prompt_id}"):
-            _post(ctx, claimed)
-            posted += 1
+            posted += isinstance(_post(ctx, claimed), Delivered)
     return posted
 
 

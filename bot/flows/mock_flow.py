@@ -12,10 +12,11 @@ from bank.models import Interview, Question
 from bank.selection import mock_question_for_member
 from bot import mocks, render
 from bot.community import member_for
+from bot.delivery import Note, describe
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import DEFAULT_EXTEND_MINUTES, MockControl, StartMock
 from bot.phases import PHASES, budget_seconds
-from bot.port import Actor, Message, Place, Reply, Tone
+from bot.port import Actor, Delivered, Message, Outcome, Permanent, Place, Reply, Tone
 from scoring.progress import weak_families
 from scoring.rubric import rubric_for
 
@@ -60,33 +61,36 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         )
     names = [name for _, name in started.interviewers]
     budget = budget_seconds(0, variant)
-    try:
-        thread = ctx.port.start_thread(
-            place.channel_id,
-            render.mock_root(started.number, started.question, started.candidate, names, variant),
-        )
-        in_thread = Place(place.channel_id, thread)
-        message_id = ctx.port.post(
-            in_thread, render.phase_message(started.number, 0, budget, started.question)
-        )
-    except Exception as exc:  # the platform refused: take the mock back, say why
-        log.warning("could not open the thread of mock #%s: %s", started.number, exc)
+    root_key = f"mock:{started.interview_id}:thread"
+    opened = ctx.courier.start_thread(
+        place.channel_id,
+        render.mock_root(started.number, started.question, started.candidate, names, variant),
+        root_key,
+    )
+    if not isinstance(opened, Delivered):  # the platform refused: take the mock back, say why
+        log.warning("could not open the thread of mock #%s: %s", started.number, opened)
         with ctx.db.unit_of_work() as session:
             session.delete(session.get_one(Interview, started.interview_id))
+        ctx.courier.forget(root_key)
         raise mocks.MockError(
-            "I could not open a thread for the mock here (is the bot in this channel?); "
-            "nothing was started"
-        ) from None
+            f"I could not open a thread for the mock here: {describe(opened)}. Nothing was started."
+        )
+    thread = opened.message_id
+    in_thread = Place(place.channel_id, thread)
+    first = ctx.courier.post_once(
+        in_thread,
+        render.phase_message(started.number, 0, budget, started.question),
+        f"mock:{started.interview_id}:phase:0",
+    )
     with ctx.db.unit_of_work() as session:
         interview = session.get_one(Interview, started.interview_id)
         interview.thread_external_id = thread
-        mocks.current_phase(session, interview).message_external_id = message_id
+        if isinstance(first, Delivered):
+            mocks.current_phase(session, interview).message_external_id = first.message_id
     unreachable = []
     for user_id, name in started.interviewers:
-        try:
-            ctx.port.send_private(user_id, in_thread, render.guide(started.question))
-        except Exception as exc:  # e.g. direct messages closed: the mock goes on
-            log.warning("could not send the guide of mock #%s privately: %s", started.number, exc)
+        guide = _guide_note(user_id, name, in_thread, started.question)
+        if isinstance(ctx.courier.note(guide), Permanent):  # the mock goes on without it
             unreachable.append(name)
     if not started.interviewers:
         note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
@@ -97,11 +101,24 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         )
     else:
         note = "Your interviewers have the guide."
+    if not isinstance(first, Delivered):
+        note += f" I could not post the first phase in the thread: {describe(first)}."
     return Reply(
         Message(
             f"Mock #{started.number} started in its thread: {started.question.title}. {note}",
             tone=Tone.SUCCESS,
         )
+    )
+
+
+def _guide_note(user_id: str, name: str, where: Place, question: Question) -> Note:
+    """The interviewer guide must last: a DM, else privately in the thread, else a pointer."""
+    return Note(
+        user_id,
+        where,
+        render.guide(question),
+        f"{name}: I could not send you the interviewer guide privately; "
+        f"`/mlsd bank show {question.slug}` shows it to you.",
     )
 
 
@@ -113,11 +130,23 @@ def join(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Repl
         if not mocks.join(session, interview, seen.member, now):
             return Reply(Message(f"You are already interviewing in mock #{number}."))
         where = thread_place(session, interview)
-        guide = render.guide(session.get_one(Question, interview.question_id))
+        guide = _guide_note(
+            actor.user_id,
+            seen.member.display_name,
+            where,
+            session.get_one(Question, interview.question_id),
+        )
         joined = Message(f"{seen.member.display_name} joined mock #{number} as an interviewer.")
-    ctx.port.post(where, joined)
-    ctx.port.send_private(actor.user_id, where, guide)
-    return Reply(Message(f"You joined mock #{number}; the guide is in your messages."))
+    posted = ctx.courier.post(where, joined)
+    sent = ctx.courier.note(guide)
+    text = f"You joined mock #{number}; " + (
+        "the guide is in your messages."
+        if not isinstance(sent, Permanent)
+        else f"I could not send you the guide privately ({describe(sent)})."
+    )
+    if not isinstance(posted, Delivered):
+        text += f" I could not post in its thread: {describe(posted)}."
+    return Reply(Message(text))
 
 
 def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:
@@ -175,9 +204,11 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             post = _summary(session, interview)
             confirmation = f"Mock #{number} ended."
         interview_id = interview.id
-    _post_controls(
+    outcome = _post_controls(
         ctx, where, interview_id, post, superseded, phase_over=request.verb in ("next", "end")
     )
+    if not isinstance(outcome, Delivered):  # the change is saved: say so, never "try again"
+        confirmation += f" I could not post in the mock's thread: {describe(outcome)}."
     return Reply(Message(confirmation))
 
 
@@ -196,68 +227,74 @@ def _post_controls(
     message: Message,
     superseded: tuple[str | None, int],
     phase_over: bool,
-) -> None:
+    key: str | None = None,
+) -> Outcome:
     """Post into the mock's thread; the newest message with buttons is the only live one.
 
     The message it supersedes is edited so its buttons do not linger, and the new message's id is
-    stored so the next change can retire it in turn (also after a restart).
+    stored so the next change can retire it in turn (also after a restart). With `key`, the
+    message was queued in the outbox and is sent exactly once.
     """
-    message_id = ctx.port.post(where, message)
+    if key is None:
+        outcome = ctx.courier.post(where, message)
+    else:
+        outcome = ctx.courier.flush([key]).get(key, Delivered())
+    if not isinstance(outcome, Delivered):
+        return outcome
     old_id, old_phase = superseded
     if message.buttons or phase_over:
         if old_id is not None:
-            ctx.port.edit(
-                where,
-                old_id,
-                render.controls_retired(old_phase, phase_over),
-            )
+            ctx.courier.edit(where, old_id, render.controls_retired(old_phase, phase_over))
         with ctx.db.unit_of_work() as session:
             interview = session.get_one(Interview, interview_id)
-            if interview.status != "ended":
-                mocks.current_phase(session, interview).message_external_id = message_id
+            if interview.status != "ended" and outcome.message_id:
+                mocks.current_phase(session, interview).message_external_id = outcome.message_id
+    return outcome
 
 
 def send_reminders(ctx: Context) -> int:
     now = ctx.now()
-    outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
+    outgoing: list[tuple[Place, int, Message, tuple[str | None, int], str]] = []
     with ctx.db.unit_of_work() as session:
         for due in mocks.claim_reminders(session, now):
             interview = session.get_one(Interview, due.interview_id)
             last = due.phase_index == len(PHASES) - 1
             phase = mocks.current_phase(session, interview)
+            where = thread_place(session, interview)
+            message = render.reminder(interview.number, due.phase_index, due.kind, last)
+            # queued with the claim: a crash after this commit cannot lose the reminder
+            key = ctx.courier.enqueue(session, reminder_key(interview, due.kind), where, message)
             outgoing.append(
-                (
-                    thread_place(session, interview),
-                    interview.id,
-                    render.reminder(interview.number, due.phase_index, due.kind, last),
-                    (phase.message_external_id, phase.phase_index),
-                )
+                (where, interview.id, message, (phase.message_external_id, phase.phase_index), key)
             )
-    for where, interview_id, message, superseded in outgoing:
+    for where, interview_id, message, superseded, key in outgoing:
         with isolated(f"a reminder of interview {interview_id}"):
-            _post_controls(ctx, where, interview_id, message, superseded, phase_over=False)
+            _post_controls(ctx, where, interview_id, message, superseded, False, key)
     return len(outgoing)
+
+
+def reminder_key(interview: Interview, kind: str) -> str:
+    """One key per reminder: an extension moves the deadline, and may earn a new one."""
+    assert interview.phase_deadline is not None
+    deadline = f"{interview.phase_deadline:%Y%m%d%H%M%S}"
+    return f"reminder:{interview.id}:{interview.phase_index}:{kind}:{deadline}"
 
 
 def close_idle(ctx: Context) -> int:
     now = ctx.now()
-    outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
+    outgoing: list[tuple[Place, int, Message, tuple[str | None, int], str]] = []
     with ctx.db.unit_of_work() as session:
         for interview in mocks.idle_mocks(session, now):
             phase = mocks.current_phase(session, interview)
             superseded = (phase.message_external_id, phase.phase_index)
             mocks.end(session, interview, now, reason="idle")
-            outgoing.append(
-                (
-                    thread_place(session, interview),
-                    interview.id,
-                    _summary(session, interview),
-                    superseded,
-                )
-            )
-    for where, interview_id, message, superseded in outgoing:
+            where = thread_place(session, interview)
+            summary = _summary(session, interview)
+            key = ctx.courier.enqueue(session, f"idle:{interview.id}", where, summary)
+            outgoing.append((where, interview.id, summary, superseded, key))
+    for where, interview_id, message, superseded, key in outgoing:
         with isolated(f"closing idle interview {interview_id}"):
-            _post_controls(ctx, where, interview_id, message, superseded, phase_over=True)
+            _post_controls(ctx, where, interview_id, message, superseded, True, key)
     return len(outgoing)
 
 

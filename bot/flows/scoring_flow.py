@@ -13,6 +13,7 @@ from bank.models import Channel, DailyAnswer, DailyPrompt, Interview, Member, Wo
 from bank.selection import UnknownTopic, mock_question_for_member
 from bot import mocks
 from bot.community import member_for
+from bot.delivery import Note
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
 from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
@@ -186,8 +187,20 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
             f"Mock #{interview.number}: {'updated ' if revised else ''}results are in "
             f"({result.voters} vote(s)); {candidate.display_name} has them."
         )
-    ctx.port.send_private(candidate.external_id, where, message)
-    ctx.port.post(where, note)
+        # queued with the claim, sent after it commits: exactly once, whatever happens between
+        key = f"result:{interview.id}:{now:%Y%m%d%H%M%S%f}"
+        personal = Note(
+            candidate.external_id,
+            where,
+            message,
+            f"{candidate.display_name}: your result for mock #{interview.number} is ready, but "
+            "I could not send it to you privately; `/mlsd progress` shows your scores.",
+        )
+        keys = [
+            ctx.courier.enqueue(session, f"{key}:candidate", where, message, personal),
+            ctx.courier.enqueue(session, f"{key}:thread", where, note),
+        ]
+    ctx.courier.flush(keys)
     return True
 
 
