@@ -39,7 +39,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "help": ("/mlsd help [COMMAND]", "show the commands, or the usage of one"),
     "daily": ("/mlsd daily [now]", "this channel's daily question; `now` (admin) posts a new one"),
     "schedule": (
-        "/mlsd schedule HH:MM [TZ] [DAYS] [L3-L6] | off",
+        "/mlsd schedule [HH:MM [TZ] [DAYS] [L3-L6] | off]",
         "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri L4-L6",
     ),
     "mock": (
@@ -113,6 +113,7 @@ class Schedule:
     timezone: str | None = None
     days: tuple[str, ...] | None = None
     levels: tuple[str, str] | None = None  # e.g. ("L4", "L6"): only questions in that range
+    show: bool = False  # a bare `/mlsd schedule`: say what is set (and why it is paused)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def _parse_daily(args: list[str]) -> Daily:
 
 def _parse_schedule(args: list[str]) -> Schedule:
     if not args:
-        raise UsageError("give a time like 09:00, or `off`", "schedule")
+        return Schedule(at=None, show=True)
     if args[0].lower() == "off":
         if len(args) > 1:
             raise UsageError("`schedule off` takes nothing else", "schedule")

@@ -39,6 +39,8 @@ class Harness:
             Console(file=self.buffer, width=200, highlight=False, soft_wrap=True), self.out_dir
         )
         self.dojo = Dojo(self.db, self.port, self.clock, platform="console", seed="test")
+        self.waits: list[float] = []  # seconds the delivery policy waited between retries
+        self.dojo.ctx.sleep = self.waits.append
         self.channel = ConsoleChannel(self.dojo, self.port, self.clock, self.admins, echo=True)
 
     # script-level driving (exactly what `dojo run` does with stdin)

@@ -134,6 +134,7 @@ WEEKDAYS_5 = ("mon", "tue", "wed", "thu", "fri")
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("schedule", Schedule(None, show=True)),
         ("schedule 09:00", Schedule(time(9, 0))),
         ("schedule 9:05", Schedule(time(9, 5))),
         ("schedule 00:00", Schedule(time(0, 0))),
@@ -391,7 +392,6 @@ BAD_INPUTS: list[tuple[str, str, str | None]] = [
     ("schedule 09:00 UTC Europe/Berlin", "unexpected 'Europe/Berlin'", "schedule"),
     ("schedule 09:00 mon-fri sat", "unexpected 'sat'", "schedule"),
     ("schedule off now", "`schedule off` takes nothing else", "schedule"),
-    ("schedule", "give a time like 09:00, or `off`", "schedule"),
     ("daily later", "unexpected 'later'", "daily"),
     ("extend 0", "extend by 1 to 15 minutes", "extend"),
     ("extend 99", "extend by 1 to 15 minutes", "extend"),

@@ -150,6 +150,7 @@ def test_every_event_delivered_twice_has_each_effect_once(
             "members",
             "workspaces",
             "processed_events",
+            "deliveries",
         ):
             connection.execute(text(f"DELETE FROM {table}"))
     twice = Harness(bank_db, tmp_path / "twice", start=start, admins=admins)

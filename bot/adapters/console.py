@@ -91,14 +91,16 @@ class ConsolePort:
         self._run = uuid.uuid4().hex[:6]  # ids stay unique across restarts on one database
 
     def plan(self, *outcomes: Outcome) -> None:
-        """Make the next calls answer `outcomes` (in order) instead of succeeding."""
+        """Make the next calls answer `outcomes` (in order); `Delivered()` lets one through."""
         self.planned.extend(outcomes)
 
     def _new_id(self) -> str:
         return f"m{next(self._ids)}-{self._run}"
 
     def _refused(self) -> Outcome | None:
-        return self.planned.pop(0) if self.planned else None
+        """The planned outcome of this call; a planned `Delivered` lets it through as usual."""
+        planned = self.planned.pop(0) if self.planned else None
+        return None if isinstance(planned, Delivered) else planned
 
     def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
         refused = self._refused()

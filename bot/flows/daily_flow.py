@@ -21,6 +21,8 @@ ADMIN_ONLY = "only workspace admins can do that"
 
 def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Reply:
     with ctx.seen(actor, place) as (session, seen):
+        if request.show:
+            return Reply(Message(_capitalised(daily.describe_schedule(seen.channel)) + "."))
         if not seen.is_admin:
             return Reply.error(f"{ADMIN_ONLY}: ask an admin to set the daily schedule")
         if request.at is None:
@@ -50,6 +52,10 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
         ),
         private=False,
     )
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Reply:
