@@ -210,6 +210,7 @@ class Courier:
                     results[key] = earlier
                     continue
                 first = row.attempts == 0
+                row.attempts += 1  # counted before the call: a kill after it still looks first
                 place = Place(row.channel_external_id or "", row.thread_external_id)
                 message = from_json(row.payload["message"])
                 user = row.user_external_id
@@ -278,7 +279,6 @@ class Courier:
             row = self._row(session, key)
             if row is None:
                 return
-            row.attempts += 1
             row.updated_at = self.now()
             if isinstance(outcome, Delivered):
                 row.state, row.message_id = "delivered", outcome.message_id

@@ -1,10 +1,11 @@
 """A bot process killed with SIGKILL at several points of a scripted day, then restarted.
 
 Kill points include the middle of the daily fan-out (after the first of six channels got its
-question), between phases and right after votes. Afterwards: every channel got its question for
-the day exactly once in the database and at least once in the chat (a post whose confirmation was
-cut off by the kill is repeated: the documented at-least-once window), no reminder was sent
-twice, and every vote the bot acknowledged is stored.
+question), between phases and right after votes. Afterwards every daily question, reminder and
+result notice appeared exactly once in the chat (0 lost, 0 doubled: the counts are printed), and
+every vote the bot acknowledged is stored. Posts are keyed in the deliveries ledger and the
+console keeps a journal of keyed posts (its message history), so a post cut off by the kill is
+looked up, not repeated; a reminder or result claimed before the kill is sent after the restart.
 """
 
 from __future__ import annotations
@@ -174,10 +175,12 @@ def test_sigkill_at_points_of_a_scripted_day(
             session.scalars(select(Member.external_id).join(Vote, Vote.voter_id == Member.id))
         )
     assert sorted(days) == [(c, 2, 2) for c in sorted(CHANNELS)], "two days, once each, posted"
-    assert everything.count("dojo: Daily question:") >= 2 * len(CHANNELS)
-    for reminder in ("one minute left in", "time is up for"):
-        for phase in ("Clarify", "Architecture", "Deep dive", "Trade-offs"):
-            assert everything.count(f"{reminder} {phase}") <= 1, (reminder, phase)
+    counts = exactly_once_counts(everything)
+    print("exactly-once counts (expected, seen):", counts)
+    lost = sum(max(0, want - seen) for want, seen in counts.values())
+    doubled = sum(max(0, seen - want) for want, seen in counts.values())
+    print(f"lost: {lost}, doubled: {doubled}")
+    assert (lost, doubled) == (0, 0), counts
     acknowledged = {
         name
         for name in ("bob", "carol", "dave")
@@ -185,6 +188,17 @@ def test_sigkill_at_points_of_a_scripted_day(
     }
     assert acknowledged and acknowledged <= voters
     db.dispose()
+
+
+def exactly_once_counts(transcript: str) -> dict[str, tuple[int, int]]:
+    """(expected, seen) for every message of the scripted day that must appear exactly once."""
+    counts = {"daily question": (2 * len(CHANNELS), transcript.count("dojo: Daily question:"))}
+    for reminder in ("one minute left in", "time is up for"):
+        for phase in ("Clarify", "Architecture", "Deep dive", "Trade-offs"):
+            counts[f"{reminder} {phase}"] = (1, transcript.count(f"{reminder} {phase}"))
+    counts["result (candidate)"] = (1, transcript.count("Your result for mock #1"))
+    counts["result notice (thread)"] = (1, transcript.count("Mock #1: results are in"))
+    return counts
 
 
 def _schedule(harness: Harness, channel: str) -> Command:

@@ -107,10 +107,10 @@ class ConsolePort:
         if refused is not None and not isinstance(refused, Ambiguous):
             return refused
         message_id = self._new_id()
+        if key is not None:  # history first, then the screen: what is shown can be found
+            self._journal(key, place, message_id)
         self.posted.append(Posted(message_id, place, message))
         self.show(message, thread=place.thread_id)
-        if key is not None:
-            self._journal(key, place, message_id)
         return refused or Delivered(message_id)
 
     def start_thread(self, channel_id: str, message: Message, key: str | None = None) -> Outcome:
@@ -134,12 +134,14 @@ class ConsolePort:
         return refused or Delivered()
 
     def send_direct(self, user_id: str, message: Message, key: str | None = None) -> Outcome:
-        outcome = self.send_private(user_id, Place(f"@{user_id}"), message)
-        if key is not None and not isinstance(outcome, Delivered | Ambiguous):
-            return outcome
+        refused = self._refused()
+        if refused is not None and not isinstance(refused, Ambiguous):
+            return refused
         if key is not None:
             self._journal(key, Place(f"@{user_id}"), key)
-        return outcome
+        self.private.append((user_id, message))
+        self.show(message, to=user_id)
+        return refused or Delivered(key or "")
 
     def find(self, place: Place, key: str) -> str | None:
         path = self.out_dir / self.JOURNAL
@@ -153,9 +155,9 @@ class ConsolePort:
 
     def _journal(self, key: str, place: Place, message_id: str) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        entry = json.dumps({"key": key, "channel": place.channel_id, "id": message_id})
         with (self.out_dir / self.JOURNAL).open("a") as journal:
-            journal.write(json.dumps({"key": key, "channel": place.channel_id, "id": message_id}))
-            journal.write("\n")
+            journal.write(entry + "\n")  # one short append: whole after a kill
 
     def find_button(self, label: str) -> tuple[Posted, Button] | None:
         wanted = label.strip().casefold()
