@@ -217,7 +217,7 @@ def test_console_ids_are_unique_across_restarts(bank_db: Database, tmp_path: Pat
     second = Harness(bank_db, tmp_path, start=START)
     message = Message("hello")
     ids = {
-        str(getattr(h.port.post(Place("general"), message), "message_id")) for h in (first, second)
+        str(h.port.post(Place("general"), message).message_id) for h in (first, second)
     }
     assert len(ids) == 2
 
