@@ -70,6 +70,7 @@ class SlackClient:
 
     url: str
     secret: str = SECRET
+    response_url: str = "https://hooks.slack.invalid/commands/1"  # tests may point it at a fake
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -113,7 +114,7 @@ class SlackClient:
                 "command": "/mlsd",
                 "text": text,
                 "api_app_id": "A1",
-                "response_url": "https://hooks.slack.invalid/commands/1",
+                "response_url": self.response_url,
                 "trigger_id": f"trigger-{next(self._ids)}",
             }
         )

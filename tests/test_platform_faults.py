@@ -216,9 +216,7 @@ def test_console_ids_are_unique_across_restarts(bank_db: Database, tmp_path: Pat
     first = Harness(bank_db, tmp_path, start=START)
     second = Harness(bank_db, tmp_path, start=START)
     message = Message("hello")
-    ids = {
-        str(h.port.post(Place("general"), message).message_id) for h in (first, second)
-    }
+    ids = {str(h.port.post(Place("general"), message).message_id) for h in (first, second)}
     assert len(ids) == 2
 
 

@@ -210,19 +210,14 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
     root, phase = slack.posts(mark)[:2]
     assert header(root).startswith("Mock #1 · ") and "thread_ts" not in root
     assert phase["thread_ts"] == root["_ts"] and "Phase 1/4" in header(phase)
+    # the guide must last: a direct message (conversations.open, then a post there)
     guides = [
         c.params
-        for c in fake.since(mark, "chat.postEphemeral")
+        for c in fake.since(mark, "chat.postMessage")
         if "Interviewer guide" in all_text(c.params)
     ]
-    fake.wait_for(
-        lambda: any(
-            p["user"] == "UBOB"
-            for p in [c.params for c in fake.since(mark, "chat.postEphemeral")]
-            if "Interviewer guide" in all_text(p)
-        )
-    )
-    assert all(p["user"] == "UBOB" for p in guides)
+    assert [g["channel"] for g in guides] == ["DUBOB"]
+    assert [c.params["users"] for c in fake.since(mark, "conversations.open")] == ["UBOB"]
 
     # 5. phases with buttons; each press retires the old buttons with chat.update
     for expected in ("Phase 2/4", "Phase 3/4", "Phase 4/4", "Mock #1 is over"):
@@ -283,9 +278,10 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
     results = [
         c.params
         for c in fake.calls
-        if c.method == "chat.postEphemeral" and "Your result for mock #1" in all_text(c.params)
+        if c.method in ("chat.postEphemeral", "chat.postMessage")
+        and "Your result for mock #1" in all_text(c.params)
     ]
-    assert len(results) == 1 and results[0]["user"] == "UALICE"
+    assert len(results) == 1 and results[0]["channel"] == "DUALICE", "a DM: it must last"
 
     # 7. leaderboard in the channel; progress privately with its charts uploaded
     mark = fake.mark()

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -29,8 +30,6 @@ from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, sub
 from bot.adapters.faults import attempt, classify_slack
 from bot.delivery import describe
 from bot.engine import Dojo
-from bot.flows.scoring_flow import SUBMIT
-from bot.grammar import USAGE
 from bot.port import (
     Action,
     Actor,
@@ -379,8 +378,9 @@ class SlackBot:
             )
             if isinstance(opened, Delivered):
                 return
-            reply = Reply(Message(_inline_instead(form.form_id, form.value)), private=True)
-            message = reply.message
+            # the form's message says how to do the same inline
+            message = replace(message, text=f"The form could not open. {message.text}", form=None)
+            reply = Reply(message, private=True)
         courier = self.dojo.ctx.courier
         outcome = (
             courier.private(actor.user_id, place, message)
@@ -401,14 +401,6 @@ def _opens_form(text: str) -> bool:
     """A `/mlsd vote` without scores answers with the rubric form."""
     words = text.split()
     return bool(words) and words[0].lower() == "vote" and not any(w.isdigit() for w in words[1:])
-
-
-def _inline_instead(form_id: str, value: str) -> str:
-    usage = USAGE["vote"][0] if form_id == SUBMIT else "/mlsd help"
-    number = f" #{value}" if value.isdigit() and form_id == SUBMIT else ""
-    return f"The form could not open in time. Use the command instead: `{usage}`" + (
-        f" (this mock: `/mlsd vote{number} …`)" if number else ""
-    )
 
 
 def _context(text: str) -> dict[str, Any]:
