@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,13 @@ class Slack:
 
 @pytest.fixture
 def slack(bank_db: Database) -> Iterator[Slack]:
+    with running_slack(bank_db) as app:
+        yield app
+
+
+@contextmanager
+def running_slack(bank_db: Database) -> Iterator[Slack]:
+    """The real Bolt app on a local port, its Web API calls going to a fake Slack."""
     fake = FakeSlack(users=dict(USERS))
     api_url = fake.start()
     clock = ManualClock(start=START)

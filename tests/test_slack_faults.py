@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from bot.adapters.slack import SlackPort, web_client
 from bot.port import Ambiguous, Delivered, Message, Permanent, Place, Transient
 from tests.fake_slack import FakeSlack
 from tests.slack_wire import CHANNEL
-from tests.test_slack import Slack, all_text, ok, slack  # noqa: F401 (the fixture)
+from tests.test_slack import Slack, all_text, ok, running_slack
 
 PERMANENT = [
     "is_archived",
@@ -36,6 +37,12 @@ def fake() -> Iterator[FakeSlack]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def slack(bank_db: Database) -> Iterator[Slack]:
+    with running_slack(bank_db) as app:
+        yield app
 
 
 def port_for(fake: FakeSlack) -> SlackPort:
@@ -182,7 +189,7 @@ def test_the_vote_form_opens_before_any_other_call_and_falls_back_inline(
     ],
 )
 def test_which_thread_replies_count_as_answers(
-    slack: Slack, bank_db: Database, extra: dict[str, object], counted: bool
+    slack: Slack, bank_db: Database, extra: dict[str, Any], counted: bool
 ) -> None:
     mark = slack.fake.mark()
     ok(slack.client.command("UADMIN", "daily now"))
