@@ -95,7 +95,8 @@ class Courier:
         return self.retry(lambda: self.port.send_private(user_id, place, message))
 
     def note(self, note: Note, key: str | None = None) -> Outcome:
-        """Deliver `note` by the first way that works; Permanent only when all three refused."""
+        """Deliver `note` by the first way that works. Permanent when it could not be delivered
+        privately (the public pointer was then posted instead, if the place allowed it)."""
         outcome = self.retry(
             lambda: self.port.send_direct(note.user_id, note.message, key),
             find=(lambda: None) if key else None,
@@ -109,10 +110,13 @@ class Courier:
         )
         if not isinstance(fallback, Permanent):
             return fallback
-        return self.retry(
+        pointer = self.retry(
             lambda: self.port.post(note.place, Message(note.fallback, tone=Tone.INFO), key),
             find=(lambda: self.port.find(note.place, key)) if key else None,
         )
+        if not isinstance(pointer, Delivered):
+            log.warning("no way to reach %s: %s", note.user_id, pointer)
+        return fallback  # the note itself did not reach them privately; the pointer did
 
     def retry(
         self,

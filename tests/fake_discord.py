@@ -1185,6 +1185,12 @@ class FakeDiscord:
             }
         )
 
+    def dm_channel(self, user: dict[str, Any]) -> str:
+        """The id of the DM channel with `user` (opened now if new), e.g. to plan a refusal."""
+        request = _Request("POST", "/users/@me/channels", {}, {}, {"recipient_id": user["id"]}, [])
+        with self._lock:
+            return str(self._open_dm(request).body["id"])
+
     def _open_dm(self, req: _Request) -> _Reply:
         recipient = self._users_by_id.get(str((req.body or {}).get("recipient_id")))
         if recipient is None:

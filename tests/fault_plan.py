@@ -12,6 +12,7 @@ are `{"code": CODE, "message": …}` with the HTTP status (see shared/reference/
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -104,7 +105,9 @@ class FaultPlan:
         return None
 
     def refusal(self, fault: Fault) -> web.Response:
-        return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        # exactly "application/json", as both platforms send it (discord.py checks it verbatim)
+        headers = {**fault.headers, "Content-Type": "application/json"}
+        return web.Response(body=json.dumps(fault.body), status=fault.status, headers=headers)
 
     async def unanswered(self, fault: Fault, request: web.Request) -> web.Response:
         """After the call was carried out: no answer ever reaches the client."""
