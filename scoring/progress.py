@@ -73,7 +73,8 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
     """Consecutive scheduled days answered, in the member's best channel.
 
     `today` maps channel id → that channel's local date now. A day not yet answered today does
-    not break the streak; a scheduled day with no answer does. Days off the schedule are skipped.
+    not break the streak; a scheduled day with no answer does. Days off the schedule are skipped,
+    and so are days on which no question was posted (the bot was down, the schedule paused).
     """
     answered: dict[int, set[date]] = defaultdict(set)
     for channel_id, local in session.execute(
@@ -86,13 +87,20 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
     for channel_id, dates in answered.items():
         channel = session.get_one(Channel, channel_id)
         days = tuple(channel.days.split(","))
+        posted = set(
+            session.scalars(
+                select(DailyPrompt.local_date).where(
+                    DailyPrompt.channel_id == channel_id, DailyPrompt.posted_at.is_not(None)
+                )
+            )
+        )
         end = today.get(channel_id, max(dates))
         count = 0
         for day in scheduled_days_back(end, days, limit=400):
             if day in dates:
                 count += 1
-            elif day == end:
-                continue  # today is still open
+            elif day == end or day not in posted:
+                continue  # today is still open; no question that day: nothing to miss
             else:
                 break
         best = max(best, count)

@@ -341,6 +341,19 @@ def test_streak_counts_consecutive_scheduled_days(bank_db: Database) -> None:
     assert report.weakest is None
 
 
+def test_a_day_without_a_posted_question_does_not_break_the_streak(bank_db: Database) -> None:
+    mon, tue, wed, thu = (date(2026, 3, d) for d in (9, 10, 11, 12))
+    cast = make_cast(bank_db)
+    # Tuesday: the bot was down (or the schedule paused), so no question was posted
+    channel, _ = make_daily_channel(bank_db, cast.workspace_id, [mon, wed, thu])
+    for day in (mon, wed):
+        answer(bank_db, channel, cast["alice"], day)
+    with bank_db.unit_of_work() as session:
+        assert streak(session, cast["alice"], {channel: wed}) == 2  # Mon, (no Tue), Wed
+        assert streak(session, cast["alice"], {channel: thu}) == 2  # Thursday is still open
+        assert streak(session, cast["alice"], {channel: date(2026, 3, 13)}) == 0  # Thu missed
+
+
 # -- charts ---------------------------------------------------------------------------------------
 
 
