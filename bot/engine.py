@@ -189,8 +189,10 @@ class Dojo:
         actor, place = action.actor, action.place
         number = int(action.value) if action.value.isdigit() else None
         if action.action_id in CONTROL_ACTIONS:
-            mock, phase = render.parse_button_value(action.value)
-            request = MockControl(CONTROL_ACTIONS[action.action_id], mock, phase=phase)
+            mock, phase, budget = render.parse_button_value(action.value)
+            request = MockControl(
+                CONTROL_ACTIONS[action.action_id], mock, phase=phase, budget=budget
+            )
             return mock_flow.control(self.ctx, request, actor, place)
         if action.action_id == render.SCORE:
             return scoring_flow.open_form(self.ctx, number, actor, place)

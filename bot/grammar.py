@@ -131,6 +131,7 @@ class MockControl:
     number: int | None = None
     minutes: int | None = None
     phase: int | None = None  # set by buttons: the phase they were posted for
+    budget: int | None = None  # set by buttons: that phase's budget (s), its extension version
 
 
 @dataclass(frozen=True)

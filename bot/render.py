@@ -90,18 +90,24 @@ def mock_root(
     )
 
 
-def button_value(number: int, phase_index: int) -> str:
-    """Buttons carry the mock and the phase they belong to, so a stale press does nothing."""
-    return f"{number}:{phase_index}"
+def button_value(number: int, phase_index: int, budget: int = 0) -> str:
+    """Buttons carry the mock, the phase and that phase's budget (seconds) when they were posted:
+    a stale press does nothing, and a second press of the same Extend does not extend twice."""
+    return f"{number}:{phase_index}:{budget}"
 
 
-def parse_button_value(value: str) -> tuple[int | None, int | None]:
-    number, _, phase = value.partition(":")
-    return (int(number) if number.isdigit() else None, int(phase) if phase.isdigit() else None)
+def parse_button_value(value: str) -> tuple[int | None, int | None, int | None]:
+    """(mock number, phase index, phase budget); None where the value does not say."""
+    parts = [int(p) if p.isdigit() else None for p in value.split(":")]
+    parts += [None] * (3 - len(parts))
+    budget = parts[2] or None  # 0 (or absent): posted before budgets were carried
+    return parts[0], parts[1], budget
 
 
-def phase_buttons(number: int, phase_index: int, paused: bool = False) -> tuple[Button, ...]:
-    value = button_value(number, phase_index)
+def phase_buttons(
+    number: int, phase_index: int, paused: bool = False, budget: int = 0
+) -> tuple[Button, ...]:
+    value = button_value(number, phase_index, budget)
     if paused:
         return (
             Button("Resume", RESUME, value, Style.PRIMARY),
@@ -121,7 +127,7 @@ def phase_message(number: int, phase_index: int, budget: int, question: Question
         title=f"#{number} · Phase {phase_index + 1}/{len(PHASES)} · {phase.name}"
         f" ({duration(budget)})",
         text=f"Cover: {phase.focus}. The phase ends in {duration(budget)}.",
-        buttons=phase_buttons(number, phase_index),
+        buttons=phase_buttons(number, phase_index, budget=budget),
         tone=Tone.PHASE,
     )
 
@@ -134,14 +140,16 @@ def controls_retired(phase_index: int, phase_over: bool) -> Message:
     return Message(f"{phase.name}: the controls are on the newest message below.", tone=Tone.PHASE)
 
 
-def reminder(number: int, phase_index: int, kind: str, last_phase: bool) -> Message:
+def reminder(
+    number: int, phase_index: int, kind: str, last_phase: bool, budget: int = 0
+) -> Message:
     phase = PHASES[phase_index]
     if kind == "warning":
         return Message(f"#{number} · one minute left in {phase.name}.", tone=Tone.WARNING)
     step = "Press Next phase to finish" if last_phase else "Press Next phase"
     return Message(
         f"#{number} · time is up for {phase.name}. {step} when ready, or extend it.",
-        buttons=phase_buttons(number, phase_index),
+        buttons=phase_buttons(number, phase_index, budget=budget),
         tone=Tone.WARNING,
     )
 

@@ -134,7 +134,28 @@ def test_stale_and_duplicate_presses_do_nothing(bank_db: Database, tmp_path: Pat
     stale = h.action("bob", action_id, value, thread=thread, event_id="click-2")  # old button
     assert stale is not None and "is over" in stale.message.text
     assert interview_row(h, number).phase_index == 1
-    assert value == render.button_value(number, 0)
+    assert value == render.button_value(number, 0, 8 * 60)  # Clarify: 8 minutes
+
+
+def test_a_second_press_of_the_same_extend_does_nothing(bank_db: Database, tmp_path: Path) -> None:
+    h = Harness(bank_db, tmp_path)
+    _, thread = start_mock(h)
+    action_id, value = button_value(h, "Extend +2")
+    first = h.action("bob", action_id, value, thread=thread, event_id="press-1")
+    assert first is not None and "extended by 2 min" in first.message.text
+    second = h.action("bob", action_id, value, thread=thread, event_id="press-2")  # same version
+    assert second is not None and "already made" in second.message.text
+    with h.db.unit_of_work() as session:
+        phase = session.scalars(select(InterviewPhase)).one()
+        assert phase.budget_seconds == 10 * 60, "extended once"
+    # the newest message carries the new version: pressing it extends again
+    action_id, newer = button_value(h, "Extend +2")
+    assert newer != value
+    third = h.action("bob", action_id, newer, thread=thread, event_id="press-3")
+    assert third is not None and "extended by 2 min" in third.message.text
+    assert h.action("bob", action_id, value, thread=thread, event_id="press-4") is not None
+    with h.db.unit_of_work() as session:
+        assert session.scalars(select(InterviewPhase)).one().budget_seconds == 12 * 60
 
 
 def test_idle_mock_is_closed(bank_db: Database, tmp_path: Path) -> None:

@@ -162,6 +162,8 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             return Reply(Message(f"That button belongs to a part of mock #{number} that is over."))
         where = thread_place(session, interview)
         phase = mocks.current_phase(session, interview)
+        if request.verb == "extend" and request.budget not in (None, phase.budget_seconds):
+            return Reply(Message(f"That extension of mock #{number} was already made."))
         name = PHASES[interview.phase_index].name
         superseded = (phase.message_external_id, phase.phase_index)
         if request.verb == "next":
@@ -179,7 +181,9 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             left = mocks.pause(interview, now)
             post = Message(
                 f"#{number} · paused with {render.duration(left)} left in {name}.",
-                buttons=render.phase_buttons(number, interview.phase_index, paused=True),
+                buttons=render.phase_buttons(
+                    number, interview.phase_index, paused=True, budget=phase.budget_seconds
+                ),
                 tone=Tone.WARNING,
             )
             confirmation = f"Mock #{number} paused."
@@ -187,7 +191,9 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             left = mocks.resume(session, interview, now)
             post = Message(
                 f"#{number} · resumed: {render.duration(left)} left in {name}.",
-                buttons=render.phase_buttons(number, interview.phase_index),
+                buttons=render.phase_buttons(
+                    number, interview.phase_index, budget=phase.budget_seconds
+                ),
                 tone=Tone.PHASE,
             )
             confirmation = f"Mock #{number} resumed."
@@ -196,6 +202,12 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             left = mocks.extend(session, interview, minutes, now)
             post = Message(
                 f"#{number} · {name} extended by {minutes} min: {render.duration(left)} left.",
+                buttons=render.phase_buttons(
+                    number,
+                    interview.phase_index,
+                    paused=interview.status == "paused",
+                    budget=phase.budget_seconds,
+                ),
                 tone=Tone.PHASE,
             )
             confirmation = f"Mock #{number} extended by {minutes} min."
@@ -261,7 +273,9 @@ def send_reminders(ctx: Context) -> int:
             last = due.phase_index == len(PHASES) - 1
             phase = mocks.current_phase(session, interview)
             where = thread_place(session, interview)
-            message = render.reminder(interview.number, due.phase_index, due.kind, last)
+            message = render.reminder(
+                interview.number, due.phase_index, due.kind, last, phase.budget_seconds
+            )
             # queued with the claim: a crash after this commit cannot lose the reminder
             key = ctx.courier.enqueue(session, reminder_key(interview, due.kind), where, message)
             outgoing.append(
