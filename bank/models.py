@@ -261,3 +261,17 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormDraft(Base):
+    """A multi-page form filled in part: shared by every process, gone after `expires_at`."""
+
+    __tablename__ = "form_drafts"
+    __table_args__ = (UniqueConstraint("platform", "user_external_id", "form_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    user_external_id: Mapped[str] = mapped_column(String(64))
+    form_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[JsonDict] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

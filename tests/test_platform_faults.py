@@ -7,15 +7,18 @@ lost). Waits between retries are recorded by the harness instead of slept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Delivery, Interview
+from bot import drafts
 from bot.delivery import MAX_WAIT
+from bot.flows import scoring_flow
 from bot.port import Ambiguous, Delivered, Message, Permanent, Place, Transient
+from scoring.rubric import DEFAULT_RUBRIC
 from tests.support import Harness
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 08:00 UTC
@@ -236,3 +239,18 @@ def test_the_next_slot_announced_is_the_one_that_will_be_posted(
     assert reply is not None and "Next one: Tue 03 Mar 14:00" in reply.message.text
     h.advance(hours=2)
     assert daily_posts(h) == 1
+
+
+def test_form_drafts_are_shared_through_the_database_and_expire(bank_db: Database) -> None:
+    form = scoring_flow.vote_form(3, DEFAULT_RUBRIC)
+    drafts.save(bank_db, "discord", "U1", "vote@3", form, {"problem_formulation": "3"}, START)
+    later = START + timedelta(minutes=5)
+    # another process (a restart, another shard) reads the same draft
+    assert drafts.load(bank_db, "discord", "U1", "vote@3", later) == (
+        form,
+        {"problem_formulation": "3"},
+    )
+    assert drafts.load(bank_db, "discord", "U2", "vote@3", later) is None, "per user"
+    drafts.save(bank_db, "discord", "U1", "vote@3", form, {"ml_depth": "2"}, later)
+    assert drafts.load(bank_db, "discord", "U1", "vote@3", later) == (form, {"ml_depth": "2"})
+    assert drafts.load(bank_db, "discord", "U1", "vote@3", later + timedelta(minutes=16)) is None

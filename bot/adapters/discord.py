@@ -14,7 +14,6 @@ import concurrent.futures
 import hashlib
 import logging
 import re
-import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ import yarl
 from discord import app_commands
 
 from bank.models import Family, Question
+from bot import drafts
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
     Part,
@@ -219,9 +219,6 @@ class DojoDiscord(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
-        # Pages filled so far, per (user, form@value): kept here, in the process of the shard.
-        self.drafts: dict[tuple[int, str], tuple[Form, dict[str, str]]] = {}
-        self._draft_lock = threading.Lock()
         self.tree.add_command(build_group(self))
         self.synced = asyncio.Event()
 
@@ -346,13 +343,15 @@ class DojoDiscord(discord.AutoShardedClient):
 
     async def on_form_page(self, interaction: discord.Interaction[Any], page: FormPage) -> None:
         key = (interaction.user.id, f"{page.form.form_id}@{page.form.value}")
-        with self._draft_lock:
-            _, draft = self.drafts.get(key, (page.form, {}))
-            fields = {**draft, **page.values()}
-            if page.last:
-                self.drafts.pop(key, None)
-            else:
-                self.drafts[key] = (page.form, fields)
+        user, now = str(interaction.user.id), self.dojo.ctx.now()
+        saved = await asyncio.to_thread(drafts.load, self.dojo.db, PLATFORM, user, key[1], now)
+        fields = {**(saved[1] if saved else {}), **page.values()}
+        if page.last:
+            await asyncio.to_thread(drafts.drop, self.dojo.db, PLATFORM, user, key[1])
+        else:  # in the database: a restart or another shard can take the next page
+            await asyncio.to_thread(
+                drafts.save, self.dojo.db, PLATFORM, user, key[1], page.form, fields, now
+            )
         if not page.last:
             total = len(form_pages(page.form))
             following = Button(
@@ -385,8 +384,14 @@ class DojoDiscord(discord.AutoShardedClient):
         self, interaction: discord.Interaction[Any], value: str, place: Place
     ) -> None:
         form_key, _, page = value.rpartition(":")
-        with self._draft_lock:
-            saved = self.drafts.get((interaction.user.id, form_key))
+        saved = await asyncio.to_thread(
+            drafts.load,
+            self.dojo.db,
+            PLATFORM,
+            str(interaction.user.id),
+            form_key,
+            self.dojo.ctx.now(),
+        )
         if saved is None or not page.isdigit():
             await interaction.response.send_message(
                 "That form has expired; start again with the command.", ephemeral=True

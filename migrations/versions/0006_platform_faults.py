@@ -48,9 +48,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_pending", ["state", "created_at"], unique=False)
+    op.create_table(
+        "form_drafts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=20), nullable=False),
+        sa.Column("user_external_id", sa.String(length=64), nullable=False),
+        sa.Column("form_key", sa.String(length=200), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_form_drafts")),
+        sa.UniqueConstraint(
+            "platform",
+            "user_external_id",
+            "form_key",
+            name=op.f("uq_form_drafts_platform_user_external_id_form_key"),
+        ),
+    )
+    with op.batch_alter_table("form_drafts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_form_drafts_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("form_drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_form_drafts_expires_at"))
+    op.drop_table("form_drafts")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_pending")
     op.drop_table("deliveries")
