@@ -1,4 +1,4 @@
-"""Bank format v2 in the database (SQLite and PostgreSQL): stored, exported, re-imported, counted."""
+"""Bank format v2 in the database (SQLite and PostgreSQL): stored, exported, re-imported."""
 
 from __future__ import annotations
 

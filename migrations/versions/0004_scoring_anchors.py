@@ -38,9 +38,7 @@ def downgrade() -> None:
     op.execute("UPDATE questions SET difficulty = 'medium' WHERE difficulty IS NULL")
     questions = sa.table("questions", sa.column("strong_signals", sa.JSON()))
     op.execute(
-        questions.update()
-        .where(questions.c.strong_signals.is_(None))
-        .values(strong_signals={})
+        questions.update().where(questions.c.strong_signals.is_(None)).values(strong_signals={})
     )
     with op.batch_alter_table("questions") as batch:
         batch.drop_column("ladder")
