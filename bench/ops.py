@@ -198,7 +198,9 @@ class TimedPort:
     def edit(self, place: Place, message_id: str, message: Message) -> None:
         self._timed(lambda: self.inner.edit(place, message_id, message))
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
         self._timed(lambda: self.inner.send_private(user_id, place, message))
 
     def show(self, message: Message, to: str) -> None:

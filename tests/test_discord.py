@@ -190,7 +190,7 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
 
         fake.wait_for(lambda: answers() == 1)
 
-        # 3. a mock in a thread; the interviewer gets the guide in a direct message
+        # 3. a mock in a thread; the interviewer gets the phase's kit in a direct message
         mark = fake.mark()
         started = answer(
             fake,
@@ -201,7 +201,7 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         assert "Mock #1 started" in text_of(started) and started["data"]["flags"] & EPHEMERAL
         fake.wait_call("POST", "/users/@me/channels", after=mark)
         guide = fake.wait_call(
-            "POST", "/messages", after=mark, where=lambda c: "Interviewer guide" in text_of(c.body)
+            "POST", "/messages", after=mark, where=lambda c: "Interviewer kit" in text_of(c.body)
         )
         assert guide.path.split("/")[-2] not in (fake.channel_id,)
         mock_thread = fake.wait_call("POST", "/threads", after=mark).path.split("/")[-2]

@@ -201,28 +201,24 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
         )
     assert repliers == ["UCAROL", "UDAVE"]
 
-    # 4. a mock in a new thread; the interviewer gets the guide privately
+    # 4. a mock in a new thread; the interviewer gets the first phase's kit in a direct message
     mark = fake.mark()
     ok(client.command("UALICE", "mock recsys <@UBOB|bob>"))
-    fake.wait_for(
-        lambda: len(slack.posts(mark)) >= 2 and bool(fake.since(mark, "chat.postEphemeral"))
-    )
+
+    def kits(since: int) -> list[dict[str, Any]]:
+        return [p for p in slack.posts(since) if "Interviewer kit" in all_text(p)]
+
+    fake.wait_for(lambda: len(slack.posts(mark)) >= 3 and bool(kits(mark)))
     root, phase = slack.posts(mark)[:2]
     assert header(root).startswith("Mock #1 · ") and "thread_ts" not in root
     assert phase["thread_ts"] == root["_ts"] and "Phase 1/4" in header(phase)
-    guides = [
-        c.params
+    first_kit = kits(mark)
+    assert [k["channel"] for k in first_kit] == ["DUBOB"]  # a DM, opened for bob alone
+    assert "Clarify" in all_text(first_kit[0]) and "thread_ts" not in first_kit[0]
+    assert all(
+        "Interviewer kit" not in all_text(c.params)
         for c in fake.since(mark, "chat.postEphemeral")
-        if "Interviewer guide" in all_text(c.params)
-    ]
-    fake.wait_for(
-        lambda: any(
-            p["user"] == "UBOB"
-            for p in [c.params for c in fake.since(mark, "chat.postEphemeral")]
-            if "Interviewer guide" in all_text(p)
-        )
     )
-    assert all(p["user"] == "UBOB" for p in guides)
 
     # 5. phases with buttons; each press retires the old buttons with chat.update
     for expected in ("Phase 2/4", "Phase 3/4", "Phase 4/4", "Mock #1 is over"):
@@ -239,7 +235,11 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
         assert updates and updates[0].params["ts"] == ts
         assert not any(b["type"] == "actions" for b in updates[0].params["blocks"])
         for post in slack.posts(mark):
-            assert post["thread_ts"] == root["_ts"]
+            if post["channel"] != "DUBOB":  # the phase's kit goes to bob's DM
+                assert post["thread_ts"] == root["_ts"]
+        if expected != "Mock #1 is over":
+            fake.wait_for(lambda since=mark: bool(kits(since)))
+            assert expected.replace("Phase ", "") in all_text(kits(mark)[0])
 
     # 6. scoring through the modal: the candidate is refused, three peers vote
     score, score_ts, thread = slack.last_button("Score this mock")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
-from bot import daily, render
+from bot import closure, daily, render
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
@@ -69,9 +69,17 @@ def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Re
 
 def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> None:
     message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
+    design = closure.design_of(claimed.previous) if claimed.previous is not None else None
     thread = ctx.port.start_thread(claimed.channel_external_id, message)
     with ctx.db.unit_of_work() as session:
         daily.mark_posted(session, claimed.prompt_id, thread, ctx.now())
+    if design is not None and claimed.previous_thread is not None:
+        # the previous question's thread closes with today's post: its reference design goes in
+        with isolated(f"the reference design for thread {claimed.previous_thread}"):
+            ctx.port.post(
+                Place(claimed.channel_external_id, claimed.previous_thread),
+                closure.reference_design_message(design),
+            )
 
 
 def post_due(ctx: Context) -> int:
