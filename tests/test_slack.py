@@ -144,9 +144,11 @@ def check_modal(view: dict[str, Any]) -> None:
     for block in view["blocks"]:
         assert block["type"] == "input" and len(block["label"]["text"]) <= 2000
         element = block["element"]
-        if element["type"] == "static_select":
+        assert len(block.get("hint", {}).get("text", "")) <= 2000
+        if element["type"] in ("static_select", "multi_static_select"):
             assert 0 < len(element["options"]) <= 100
             assert all(len(o["text"]["text"]) <= 75 for o in element["options"])
+            assert all(len(o["value"]) <= 150 for o in element["options"])
         else:
             assert element["type"] == "plain_text_input" and element["max_length"] <= 3000
 

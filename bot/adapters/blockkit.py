@@ -101,6 +101,16 @@ def _option_text(choice: Choice) -> str:
     return clip_words(text, MAX_OPTION_TEXT)
 
 
+def _anchors_hint(item: FormInput) -> str:
+    """Every option's full description (the anchors) under the select, each clipped at a word
+    so that all of them fit the hint's 2,000 characters."""
+    described = [c for c in item.choices if c.description]
+    if not described:
+        return ""
+    room = MAX_HINT_TEXT // len(described) - 1
+    return "\n".join(clip_words(f"{c.label}: {c.description}", room) for c in described)
+
+
 def _input_block(item: FormInput) -> Block:
     if item.is_choice:
         element: dict[str, Any] = {
@@ -126,8 +136,9 @@ def _input_block(item: FormInput) -> Block:
         "element": element,
         "optional": not item.required,
     }
-    if item.hint:
-        block["hint"] = plain(item.hint, MAX_HINT_TEXT)
+    hint = _anchors_hint(item) or item.hint
+    if hint:
+        block["hint"] = plain(hint, MAX_HINT_TEXT)
     return block
 
 
