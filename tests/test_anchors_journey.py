@@ -46,7 +46,7 @@ def field(message: Message, name: str) -> str:
 
 def test_the_kit_arrives_phase_by_phase(v2_harness: Harness) -> None:
     h = v2_harness
-    number, thread = start_mock(h, "mock churn @bob")
+    number, _ = start_mock(h, "mock churn @bob")
     # at the start only the Clarify kit, not the whole guide at once
     [clarify] = kits(h, "bob")
     assert clarify.title == f"Interviewer kit · mock #{number} · Clarify"
