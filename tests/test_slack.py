@@ -240,7 +240,11 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
             if post["channel"] != "DUBOB":  # the phase's kit goes to bob's DM
                 assert post["thread_ts"] == root["_ts"]
         if expected != "Mock #1 is over":
-            fake.wait_for(lambda since=mark: bool(kits(since)))
+
+            def kit_sent(since: int = mark) -> bool:
+                return bool(kits(since))
+
+            fake.wait_for(kit_sent)
             assert expected.replace("Phase ", "") in all_text(kits(mark)[0])
 
     # 6. scoring through the modal: the candidate is refused, three peers vote
