@@ -12,6 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bank.catalog import bank_stats, get_question
 from bank.db import Database
 from bank.models import DailyAnswer, Member
 from bot.adapters import blockkit
@@ -387,7 +388,6 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
         "family": "fraud-detection",
         "slug": "fraud-gift-cards",
         "level": "L4",
-        "difficulty": "medium",
         "title": "Gift-card fraud at a retailer",
         "tags": "fraud, gbdt",
         "prompt": "Stolen cards are being laundered through our gift cards. Stop the losses.",
@@ -397,12 +397,28 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
         "deep_dive": "Velocity features\nGBDT model\nPR-AUC offline\nLoss rate online",
         "trade_offs": "Friction vs loss\nRules vs model\nLatency vs depth",
         "follow_ups": "Fraudsters adapt: now what?\nLabels arrive late: now what?",
-        "strong_signals": "\n".join(f"{c}: names it clearly" for c in DEFAULT_RUBRIC.ids),
+        "anchors": "\n".join(
+            f"{c}: misses it | names it | ties it to losses | quantifies it"
+            for c in DEFAULT_RUBRIC.ids
+        ),
+        "red_flags": "Ignores chargeback delay\nBlocks every new card",
     }
+    mark = fake.mark()
+    ok(client.submit("UADMIN", view, {**values, "anchors": "ml_depth: only | three | parts"}))
+    fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))
+    refused = all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    assert "not added: anchors" in refused
     mark = fake.mark()
     ok(client.submit("UADMIN", view, values))
     fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))
-    assert "1 added" in all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    added = all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    assert "1 added" in added and "fraud-gift-cards is marked incomplete" in added
+    assert "missing level_bar, kit, reference_design, annotated follow_ups" in added
+    with bank_db.unit_of_work() as session:
+        stored = get_question(session, "fraud-gift-cards")
+        assert stored.anchors is not None and stored.anchors["ml_depth"]["4"] == "quantifies it"
+        assert stored.red_flags == ["Ignores chargeback delay", "Blocks every new card"]
+        assert "fraud-gift-cards" in bank_stats(session).incomplete
     mark = fake.mark()
     ok(client.command("UALICE", "bank add"))  # not an admin
     fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))

@@ -24,6 +24,9 @@ LINES_HINT = "one per line"
 
 
 def add_form() -> Form:
+    """The format-v2 essentials (anchors, red flags) with the core fields; level bars, the kit,
+    the reference design and annotated follow-ups come by `bank import`, and until then the
+    question is stored marked incomplete."""
     def lines(name: str, label: str) -> FormInput:
         return FormInput(name, label, multiline=True, max_length=3000, hint=LINES_HINT)
 
@@ -36,12 +39,6 @@ def add_form() -> Form:
             FormInput("title", "Title", max_length=120),
             FormInput(
                 "level", "Level", choices=tuple(Choice(v, v) for v in ("L3", "L4", "L5", "L6"))
-            ),
-            FormInput(
-                "difficulty",
-                "Difficulty (format v1 only; leave empty)",
-                choices=tuple(Choice(v, v) for v in ("easy", "medium", "hard")),
-                required=False,
             ),
             FormInput("tags", "Tags (comma-separated)", max_length=300),
             FormInput(
@@ -58,7 +55,6 @@ def add_form() -> Form:
                 "Anchors: `criterion_id: 1 | 2 | 3 | 4`, one line per criterion",
                 multiline=True,
                 max_length=3000,
-                required=False,
                 hint="what a 1, 2, 3 and 4 look like on this problem, split by |",
             ),
             FormInput(
@@ -68,13 +64,6 @@ def add_form() -> Form:
                 max_length=3000,
                 required=False,
                 hint=LINES_HINT,
-            ),
-            FormInput(
-                "strong_signals",
-                "Or (format v1) strong signals: `criterion_id: text`, one per line",
-                multiline=True,
-                max_length=3000,
-                required=False,
             ),
         ),
         submit_label="Add",
@@ -160,7 +149,6 @@ def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Pla
     def split(name: str) -> list[str]:
         return [line.strip(" •-\t") for line in fields.get(name, "").splitlines() if line.strip()]
 
-    signals = dict(line.split(":", 1) for line in split("strong_signals") if ":" in line)
     rows = dict(line.split(":", 1) for line in split("anchors") if ":" in line)
     anchors = {
         k.strip(): dict(enumerate((p.strip() for p in v.split("|")), start=1))
@@ -171,12 +159,10 @@ def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Pla
         "title": fields.get("title", ""),
         "prompt": fields.get("prompt", ""),
         "level": fields.get("level", ""),
-        "difficulty": fields.get("difficulty", "").strip() or None,
         "baseline": fields.get("baseline", ""),
         "tags": [t.strip().lower() for t in fields.get("tags", "").split(",") if t.strip()],
         "guide": {k: split(k) for k in ("clarify", "architecture", "deep_dive", "trade_offs")},
         "follow_ups": split("follow_ups"),
-        "strong_signals": {k.strip(): v.strip() for k, v in signals.items()} or None,
         "anchors": anchors or None,
         "red_flags": split("red_flags") or None,
     }
