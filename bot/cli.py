@@ -276,10 +276,7 @@ def bank_stats_cmd() -> None:
         families.add_row(name, str(count))
     out.print(families)
     out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
-    out.print(
-        f"complete (format v2: anchors, red flags, level bar, kit, reference design): "
-        f"{stats.complete} of {stats.active}"
-    )
+    out.print(f"complete (format v2): {stats.complete} of {stats.active}")
     if stats.incomplete:
         out.print("incomplete: " + ", ".join(stats.incomplete))
     if stats.most_drawn:

@@ -53,3 +53,29 @@ def test_stats_report_completeness(bank_db: Database) -> None:
     assert after.complete == before.complete + 1
     assert V2_SLUG not in after.incomplete
     assert len(after.incomplete) + after.complete == after.active
+
+
+def test_cli_stats_list_show_and_export_with_v2(tmp_path: Path, tmp_sqlite_url: str) -> None:
+    from tests.test_bank_files import builtin_sqlite
+    from tests.test_config_cli import dojo
+
+    database = builtin_sqlite(tmp_sqlite_url)
+    env = {"DATABASE_URL": tmp_sqlite_url, "DOJO_LOG_LEVEL": "WARNING"}
+    try:
+        imported = dojo("bank", "import", str(V2_DIR), env=env, cwd=tmp_path)
+        assert imported.returncode == 0, imported.stderr
+        stats = dojo("bank", "stats", env=env, cwd=tmp_path)
+        assert stats.returncode == 0, stats.stderr
+        with database.unit_of_work() as session:
+            expected = bank_stats(session)
+        assert expected.complete >= 1
+        assert f"{expected.complete} of {expected.active}" in stats.stdout
+        listed = dojo("bank", "list", "--family", "churn", env=env, cwd=tmp_path)
+        assert V2_SLUG in listed.stdout and "incomplete" not in listed.stdout
+        shown = dojo("bank", "show", V2_SLUG, env=env, cwd=tmp_path)
+        assert shown.stdout.startswith("version: 2\n") and "difficulty" not in shown.stdout
+        assert parse_bank_text(shown.stdout, Path("shown.yaml")).questions == (
+            v2_banks()[0].questions
+        )
+    finally:
+        database.dispose()

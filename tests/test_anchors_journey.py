@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bank.catalog import import_banks
+from bank.catalog import get_question, import_banks
 from bank.db import Database
+from bank.models import DailyPrompt
 from bot.flows.scoring_flow import SUBMIT
-from bot.port import Message
+from bot.port import Message, Place
 from scoring.models import Vote
 from tests.support import Harness
 from tests.test_anchors_bank import V2_SLUG, v2_banks
@@ -176,3 +177,45 @@ def test_a_v1_question_still_runs_without_kit_extras_or_design(
     assert not any(p.message.title.startswith("Reference design") for p in h.port.posted)
     [result] = [m for m in h.private_to("alice") if m.title.startswith("Your result")]
     assert "At a 4: Precise formulation" in field(result, "Problem formulation")  # the rubric's
+
+
+def test_a_daily_thread_closes_with_its_design_at_the_next_daily(v2_harness: Harness) -> None:
+    h = v2_harness
+    reply = h.command("admin", "schedule 09:00 UTC daily")
+    assert reply is not None and "Scheduled" in reply.message.text
+    assert h.advance(hours=1)["daily"] == 1  # Monday 09:00
+    with h.db.unit_of_work() as session:
+        monday = session.scalars(select(DailyPrompt)).one()
+        # Monday's question is the v2 one, whatever the draw picked
+        monday.question_id = get_question(session, V2_SLUG).id
+        monday_thread = monday.thread_external_id
+    assert not any(p.message.title.startswith("Reference design") for p in h.port.posted)
+    assert h.advance(days=1)["daily"] == 1  # Tuesday's post closes Monday's thread
+    designs = [p for p in h.port.posted if p.message.title.startswith("Reference design")]
+    assert [d.place.thread_id for d in designs] == [monday_thread]
+    tuesday = next(p for p in h.port.posted if p.message.title.startswith("Daily question"))
+    assert designs[0].place.channel_id == tuesday.place.channel_id
+
+
+def test_a_refused_closure_post_does_not_stop_the_daily(
+    v2_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = v2_harness
+    h.command("admin", "schedule 09:00 UTC daily")
+    h.advance(hours=1)
+    with h.db.unit_of_work() as session:
+        monday = session.scalars(select(DailyPrompt)).one()
+        monday.question_id = get_question(session, V2_SLUG).id
+        monday_thread = monday.thread_external_id
+    original = h.port.post
+
+    def refuse_in_old_thread(place: Place, message: Message) -> str:
+        if place.thread_id == monday_thread:
+            raise RuntimeError("thread archived")
+        return original(place, message)
+
+    monkeypatch.setattr(h.port, "post", refuse_in_old_thread)
+    assert h.advance(days=1)["daily"] == 1
+    with h.db.unit_of_work() as session:
+        assert len(session.scalars(select(DailyPrompt.posted_at)).all()) == 2
+        assert all(session.scalars(select(DailyPrompt.posted_at)))

@@ -219,8 +219,7 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
     assert [k["channel"] for k in first_kit] == ["DUBOB"]  # a DM, opened for bob alone
     assert "Clarify" in all_text(first_kit[0]) and "thread_ts" not in first_kit[0]
     assert all(
-        "Interviewer kit" not in all_text(c.params)
-        for c in fake.since(mark, "chat.postEphemeral")
+        "Interviewer kit" not in all_text(c.params) for c in fake.since(mark, "chat.postEphemeral")
     )
 
     # 5. phases with buttons; each press retires the old buttons with chat.update

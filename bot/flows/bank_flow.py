@@ -27,6 +27,7 @@ def add_form() -> Form:
     """The format-v2 essentials (anchors, red flags) with the core fields; level bars, the kit,
     the reference design and annotated follow-ups come by `bank import`, and until then the
     question is stored marked incomplete."""
+
     def lines(name: str, label: str) -> FormInput:
         return FormInput(name, label, multiline=True, max_length=3000, hint=LINES_HINT)
 
