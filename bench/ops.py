@@ -201,7 +201,7 @@ class TimedPort:
     def send_private(
         self, user_id: str, place: Place, message: Message, *, direct: bool = False
     ) -> None:
-        self._timed(lambda: self.inner.send_private(user_id, place, message))
+        self._timed(lambda: self.inner.send_private(user_id, place, message, direct=direct))
 
     def show(self, message: Message, to: str) -> None:
         """What the console channel does with a reply."""

@@ -79,3 +79,16 @@ def test_cli_stats_list_show_and_export_with_v2(tmp_path: Path, tmp_sqlite_url: 
         )
     finally:
         database.dispose()
+
+
+def test_chat_bank_stats_report_completeness(bank_db: Database, tmp_path: Path) -> None:
+    from tests.support import Harness
+
+    with bank_db.unit_of_work() as session:
+        import_banks(session, v2_banks())
+        stats = bank_stats(session)
+    reply = Harness(bank_db, tmp_path).command("alice", "bank stats")
+    assert reply is not None
+    complete = dict(reply.message.fields)["Complete (format v2)"]
+    assert complete.startswith(f"{stats.complete} of {stats.active}; incomplete: ")
+    assert V2_SLUG not in complete and f"and {len(stats.incomplete) - 20} more" in complete
