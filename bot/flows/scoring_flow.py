@@ -116,7 +116,7 @@ def ticked_flags(value: str, question: Question) -> tuple[str, ...]:
     for part in value.split(","):
         if not part.strip():
             continue
-        index = int(part) if part.strip().isdigit() else 0
+        index = int(part) if part.strip().isdecimal() else 0
         if not 1 <= index <= len(flags):
             raise VoteError(f"there is no red flag {part.strip()!r} for this question")
         picked.append(flags[index - 1])
