@@ -129,7 +129,7 @@ def largest_core_messages() -> list[Message]:
         render.guide(v2),
         *(render.phase_kit(1, i, v2) for i in range(4)),
         design,
-        scoring_flow.result_message(1, v2_result, False, anchors, None, "L3"),
+        scoring_flow.result_message(1, v2_result, False, anchors, None, "L3", v2.level_bar),
         render.guide(question),
         render.daily_prompt(question, 1, question),
         render.mock_root(1, question, "alice", ["bob"] * 20, "standard"),

@@ -114,6 +114,7 @@ def test_form_results_and_reference_design(v2_harness: Harness) -> None:
         result.text
     )
     assert "At a 4: Handles the offer feedback loop" in field(result, "ML depth")
+    assert field(result, "What L6 adds").startswith("Sets a retention strategy across teams")
     assert "Treats a declined card the same" in field(result, "Red flags voters ticked")
     # closure: the reference design in the mock's thread, after the results note
     texts = [p.message for p in h.port.posted if p.place.thread_id == thread]

@@ -24,7 +24,7 @@ from bot.community import member_for
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
 from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
-from scoring.aggregate import Result, anchor_score, level_cap, suggested_level
+from scoring.aggregate import LEVELS, Result, anchor_score, level_cap, suggested_level
 from scoring.calibration import CalibratedScores, calibrated_scores, workspace_leniency
 from scoring.leaderboard import PERIOD_NAMES, standings
 from scoring.progress import progress as member_progress
@@ -226,6 +226,7 @@ def result_message(
     anchors: Mapping[str, Sequence[str]] | None = None,
     calibrated: CalibratedScores | None = None,
     question_level: str | None = None,
+    level_bar: Mapping[str, str] | None = None,
 ) -> Message:
     """The candidate's result: per criterion the mean (calibrated with the raw one beside it once
     the workspace calibrates) and the anchor that score sits at; the level suggested, capped by
@@ -257,6 +258,9 @@ def result_message(
         if question_level is not None and uncapped != level
         else ""
     )
+    above = LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+    if level_bar and above != level and above in level_bar:
+        fields.append((f"What {above} adds on this problem", level_bar[above]))
     signals = ", ".join(f"{SIGNAL_LABELS[s]} {n}" for s, n in result.signals if n)
     comments = "\n".join(f"• {c}" for c in result.comments) or "(no comments)"
     return Message(
@@ -302,6 +306,7 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
             criterion_anchors(question, rubric),
             calibrated,
             question.level,
+            question.level_bar,
         )
         note = Message(
             f"Mock #{interview.number}: {'updated ' if revised else ''}results are in "
