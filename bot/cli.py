@@ -222,14 +222,13 @@ def bank_list(
     level: Annotated[str | None, typer.Option(help="Only this level (L3–L6).")] = None,
 ) -> None:
     """List the active questions."""
-    table = Table("family", "level", "difficulty", "title")
+    table = Table("family", "level", "v2", "title")
     table.columns.insert(0, Column("slug", no_wrap=True))
     with _database().unit_of_work() as session:
         rows = list_questions(session, family, level)
         for question, fam in rows:
-            table.add_row(
-                question.slug, fam.slug, question.level, question.difficulty, question.title
-            )
+            complete = "yes" if question_spec(question).is_complete else "incomplete"
+            table.add_row(question.slug, fam.slug, question.level, complete, question.title)
     out.print(table)
     out.print(f"{len(rows)} questions")
 
@@ -242,10 +241,12 @@ def bank_show(slug: str) -> None:
             question = get_question(session, slug)
         except BankError as exc:
             raise fail(str(exc)) from None
+        spec = question_spec(question)
         bank = BankFile(
+            version=2 if spec.is_complete and spec.difficulty is None else 1,
             family=question.family.slug,
             name=question.family.name,
-            questions=[question_spec(question)],
+            questions=[spec],
         )
     typer.echo(dump_bank_file(bank))
 
@@ -263,7 +264,7 @@ def bank_retire(slug: str) -> None:
 
 @bank_app.command("stats")
 def bank_stats_cmd() -> None:
-    """Counts by family and level, and the most drawn questions."""
+    """Counts by family and level, completeness (format v2), and the most drawn questions."""
     with _database().unit_of_work() as session:
         stats = bank_stats(session)
     out.print(
@@ -275,6 +276,9 @@ def bank_stats_cmd() -> None:
         families.add_row(name, str(count))
     out.print(families)
     out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
+    out.print(f"complete (format v2): {stats.complete} of {stats.active}")
+    if stats.incomplete:
+        out.print("incomplete: " + ", ".join(stats.incomplete))
     if stats.most_drawn:
         out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
 

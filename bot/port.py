@@ -73,13 +73,18 @@ class Button:
 
 @dataclass(frozen=True)
 class Choice:
+    """One option; `description` says more under the label where the platform has room
+    (a scoring anchor), and adapters clip it to their limit."""
+
     value: str
     label: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
 class FormInput:
-    """A choice (select one of `choices`) or a free-text input."""
+    """A choice (select one of `choices`; any number of them with `multiple`) or a free-text
+    input. A multiple choice arrives as its values joined by commas ("" when none)."""
 
     name: str
     label: str
@@ -88,6 +93,7 @@ class FormInput:
     multiline: bool = False
     max_length: int = 1000
     hint: str = ""
+    multiple: bool = False
 
     @property
     def is_choice(self) -> bool:
@@ -143,6 +149,17 @@ class Message:
 
 
 MAX_ERROR = 1000
+
+
+def clip_words(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary with "…" when it is longer
+    (mid-word only if a single word exceeds the room)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    cut = room.rsplit(" ", 1)[0] if " " in room else room
+    return cut.rstrip(" ,;:·-") + "…"
 
 
 @dataclass(frozen=True)

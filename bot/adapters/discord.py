@@ -194,7 +194,7 @@ class FormPage(discord.ui.Modal):
         fields: dict[str, str] = {}
         for child in self.walk_children():
             if isinstance(child, discord.ui.Select):
-                fields[str(child.custom_id)] = str(child.values[0]) if child.values else ""
+                fields[str(child.custom_id)] = ",".join(str(v) for v in child.values)
             elif isinstance(child, discord.ui.TextInput):
                 fields[str(child.custom_id)] = child.value
         return fields

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
-from bot import daily, render
+from bot import closure, daily, render
 from bot.delivery import describe
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
@@ -104,11 +104,19 @@ def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> Outcome:
     """Post a claimed prompt exactly once (keyed); a permanent refusal pauses the schedule and
     takes the claim back, so the day is not marked as posted."""
     message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
+    design = closure.design_of(claimed.previous) if claimed.previous is not None else None
     key = prompt_key(claimed.prompt_id)
     outcome = ctx.courier.start_thread(claimed.channel_external_id, message, key)
     if isinstance(outcome, Delivered):
         with ctx.db.unit_of_work() as session:
             daily.mark_posted(session, claimed.prompt_id, outcome.message_id, ctx.now())
+        if design is not None and claimed.previous_thread is not None:
+            # the previous question's thread closes with today's post: its reference design
+            with isolated(f"the reference design for thread {claimed.previous_thread}"):
+                ctx.courier.post(
+                    Place(claimed.channel_external_id, claimed.previous_thread),
+                    closure.reference_design_message(design),
+                )
     elif isinstance(outcome, Permanent):
         with ctx.db.unit_of_work() as session:
             daily.refuse_prompt(session, claimed.prompt_id, outcome.reason, outcome.fix, ctx.now())

@@ -87,20 +87,17 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         interview.thread_external_id = thread
         if isinstance(first, Delivered):
             mocks.current_phase(session, interview).message_external_id = first.message_id
-    unreachable = []
-    for user_id, name in started.interviewers:
-        guide = _guide_note(user_id, name, in_thread, started.question)
-        if isinstance(ctx.courier.note(guide), Permanent):  # the mock goes on without it
-            unreachable.append(name)
+    kit = render.phase_kit(started.number, 0, started.question)
+    unreachable = _send_kit(ctx, in_thread, started.interviewers, kit, started.question.slug)
     if not started.interviewers:
         note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
     elif unreachable:
         note = (
-            f"I could not send the guide privately to {', '.join(unreachable)}: "
+            f"I could not send the interviewer kit privately to {', '.join(unreachable)}: "
             f"they can `/mlsd bank show {started.question.slug}`."
         )
     else:
-        note = "Your interviewers have the guide."
+        note = "Your interviewers have the kit for the first phase; each phase brings its own."
     if not isinstance(first, Delivered):
         note += f" I could not post the first phase in the thread: {describe(first)}."
     return Reply(
@@ -108,17 +105,6 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
             f"Mock #{started.number} started in its thread: {started.question.title}. {note}",
             tone=Tone.SUCCESS,
         )
-    )
-
-
-def _guide_note(user_id: str, name: str, where: Place, question: Question) -> Note:
-    """The interviewer guide must last: a DM, else privately in the thread, else a pointer."""
-    return Note(
-        user_id,
-        where,
-        render.guide(question),
-        f"{name}: I could not send you the interviewer guide privately; "
-        f"`/mlsd bank show {question.slug}` shows it to you.",
     )
 
 
@@ -130,23 +116,47 @@ def join(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Repl
         if not mocks.join(session, interview, seen.member, now):
             return Reply(Message(f"You are already interviewing in mock #{number}."))
         where = thread_place(session, interview)
-        guide = _guide_note(
+        question = session.get_one(Question, interview.question_id)
+        kit = _kit_note(
             actor.user_id,
             seen.member.display_name,
             where,
-            session.get_one(Question, interview.question_id),
+            render.phase_kit(number, interview.phase_index, question),
+            question.slug,
         )
         joined = Message(f"{seen.member.display_name} joined mock #{number} as an interviewer.")
     posted = ctx.courier.post(where, joined)
-    sent = ctx.courier.note(guide)
+    sent = ctx.courier.note(kit)
     text = f"You joined mock #{number}; " + (
-        "the guide is in your messages."
+        "the kit for this phase is in your messages."
         if not isinstance(sent, Permanent)
-        else f"I could not send you the guide privately ({describe(sent)})."
+        else f"I could not send you the kit privately ({describe(sent)})."
     )
     if not isinstance(posted, Delivered):
         text += f" I could not post in its thread: {describe(posted)}."
     return Reply(Message(text))
+
+
+def _kit_note(user_id: str, name: str, where: Place, kit: Message, slug: str) -> Note:
+    """The interviewer kit must last: a DM, else privately in the thread, else a pointer."""
+    return Note(
+        user_id,
+        where,
+        kit,
+        f"{name}: I could not send you the interviewer kit privately; "
+        f"`/mlsd bank show {slug}` shows the question's guide.",
+    )
+
+
+def _send_kit(
+    ctx: Context, where: Place, panel: list[tuple[str, str]], kit: Message, slug: str
+) -> list[str]:
+    """The phase's kit to each interviewer privately; the names it could not reach."""
+    unreachable = []
+    for user_id, name in panel:
+        if isinstance(ctx.courier.note(_kit_note(user_id, name, where, kit, slug)), Permanent):
+            unreachable.append(name)  # the mock goes on without it
+    return unreachable
 
 
 def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:
@@ -166,6 +176,9 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
             return Reply(Message(f"That extension of mock #{number} was already made."))
         name = PHASES[interview.phase_index].name
         superseded = (phase.message_external_id, phase.phase_index)
+        kit: Message | None = None
+        panel: list[tuple[str, str]] = []
+        slug = ""
         if request.verb == "next":
             opened = mocks.next_phase(session, interview, now)
             if opened is None:
@@ -176,6 +189,13 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
                 post = render.phase_message(
                     number, opened.phase_index, opened.budget_seconds, question
                 )
+                kit = render.phase_kit(number, opened.phase_index, question)
+                slug = question.slug
+                panel = [
+                    (m.external_id, m.display_name)
+                    for m in mocks.interviewers(session, interview)
+                    if m.id != interview.candidate_id
+                ]
                 confirmation = f"Mock #{number}: {PHASES[opened.phase_index].name} has begun."
         elif request.verb == "pause":
             left = mocks.pause(interview, now)
@@ -221,6 +241,8 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
     )
     if not isinstance(outcome, Delivered):  # the change is saved: say so, never "try again"
         confirmation += f" I could not post in the mock's thread: {describe(outcome)}."
+    if kit is not None:
+        _send_kit(ctx, where, panel, kit, slug)
     return Reply(Message(confirmation))
 
 
