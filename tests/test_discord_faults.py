@@ -160,12 +160,12 @@ def test_closed_dms_fall_back_to_a_pointer_in_the_thread(
     )
     text = text_of(started)
     assert "Mock #1 started" in text and "went wrong" not in text
-    assert "I could not send the guide privately to" in text
+    assert "I could not send the interviewer kit privately to" in text
     pointers = [
         m
         for channel in list(fake.channels)
         for m in fake.messages_in(channel)
-        if "I could not send you the interviewer guide privately" in text_of(m)
+        if "I could not send you the interviewer kit privately" in text_of(m)
     ]
     assert len(pointers) == 1 and "/mlsd bank show" in text_of(pointers[0])
 

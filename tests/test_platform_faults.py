@@ -174,7 +174,7 @@ def test_closed_dms_never_lose_the_result_and_the_voter_sees_no_error(
     assert any("results are in" in t for t in h.texts())
 
 
-def test_a_guide_falls_back_to_a_private_note_when_dms_are_closed(
+def test_a_kit_falls_back_to_a_private_note_when_dms_are_closed(
     bank_db: Database, tmp_path: Path
 ) -> None:
     h = Harness(bank_db, tmp_path, start=START)
@@ -182,8 +182,8 @@ def test_a_guide_falls_back_to_a_private_note_when_dms_are_closed(
     number = _mock(h)
     h.port.plan(Delivered(), DMS_CLOSED)  # "carol joined" is posted; her DMs are closed
     reply = h.command("carol", f"join #{number}")
-    assert reply is not None and "the guide is in your messages" in reply.message.text
-    assert any(m.title.startswith("Interviewer guide") for m in h.private_to("carol"))
+    assert reply is not None and "the kit for this phase is in your messages" in reply.message.text
+    assert any(m.title.startswith("Interviewer kit") for m in h.private_to("carol"))
 
 
 def test_a_saved_change_with_a_refused_post_is_reported_honestly(
