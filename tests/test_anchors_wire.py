@@ -79,13 +79,14 @@ def test_slack_modal_shows_the_anchors(slack: Slack, bank_db: Database) -> None:
     def results() -> list[dict[str, Any]]:
         return [
             c.params
-            for c in fake.since(mark, "chat.postEphemeral")
+            for c in fake.since(mark, "chat.postMessage")
             if "Your result for mock #1" in all_text(c.params)
         ]
 
     fake.wait_for(lambda: bool(results()))
     result = all_text(results()[0])
-    assert results()[0]["user"] == "UALICE" and f"At a 4: {FULL_ANCHOR}" in result
+    # a result must last: a direct message to the candidate
+    assert results()[0]["channel"] == "DUALICE" and f"At a 4: {FULL_ANCHOR}" in result
     assert FLAGS[1] in result and "suggests L5" in result
     fake.wait_for(lambda: any("Reference design" in header(p) for p in slack.posts(mark)))
     design = next(p for p in slack.posts(mark) if "Reference design" in header(p))
