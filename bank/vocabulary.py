@@ -32,12 +32,12 @@ class Concept(Strict):
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        """One regex for all keywords: whole words, or any ending after a trailing `*`."""
+        """One regex for all keywords: whole words (plurals too), or any ending after a `*`."""
         parts = []
         for keyword in self.keywords:
             stem = keyword.lower().rstrip("*")
-            tail = r"[\w-]*" if keyword.endswith("*") else r"(?![\w-])"
-            parts.append(r"(?<![\w-])" + re.escape(stem) + tail)
+            tail = r"[\w-]*" if keyword.endswith("*") else r"(?:s|es)?(?![\w-])"
+            parts.append(r"(?<!\w)" + re.escape(stem) + tail)
         return re.compile("|".join(parts))
 
 
