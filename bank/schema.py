@@ -194,7 +194,7 @@ class QuestionSpec(Strict):
     prompt: Text
     level: Level
     difficulty: Difficulty | None = None
-    tags: list[Tag] = Field(min_length=1, max_length=12)
+    tags: list[Tag] = Field(min_length=1, max_length=24)
     baseline: Line
     guide: PhaseGuide
     follow_ups: list[FollowUp | Line] = Field(min_length=2)

@@ -28,10 +28,19 @@ from bank.catalog import (
     question_spec,
     retire_question,
 )
+from bank.consistency import rate_problems
 from bank.db import Database
-from bank.files import dump_bank_file, write_bank_files
+from bank.files import (
+    BUILTIN_DIR,
+    BankFileError,
+    bank_paths,
+    dump_bank_file,
+    load_bank_file,
+    write_bank_files,
+)
 from bank.models import Workspace
 from bank.schema import BankFile
+from bank.vocabulary import interviewer_material, rewrite_tags, tag_problems, vocabulary
 from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
@@ -281,6 +290,41 @@ def bank_stats_cmd() -> None:
         out.print("incomplete: " + ", ".join(stats.incomplete))
     if stats.most_drawn:
         out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
+
+
+@bank_app.command("check")
+def bank_check(
+    target: Annotated[Path, typer.Argument(help="A bank file or a folder of them.")] = BUILTIN_DIR,
+    fix_tags: Annotated[
+        bool, typer.Option("--fix-tags", help="Rewrite each question's tags from its text.")
+    ] = False,
+) -> None:
+    """Check bank files: tags from the vocabulary and grounded in the text, rates that add up."""
+    vocab = vocabulary()
+    try:
+        loaded = [load_bank_file(path) for path in bank_paths(target)]
+        if fix_tags:
+            for item in loaded:
+                wanted = {
+                    q.slug: vocab.discussed_in(interviewer_material(q)) or list(q.tags)
+                    for q in item.bank.questions
+                }
+                text = item.path.read_text(encoding="utf-8")
+                item.path.write_text(rewrite_tags(text, wanted), encoding="utf-8")
+            loaded = [load_bank_file(item.path) for item in loaded]
+    except BankFileError as exc:
+        raise fail(str(exc)) from None
+    problems: list[str] = []
+    for item in loaded:
+        problems += tag_problems(item.bank.questions, vocab)
+        for question in item.bank.questions:
+            problems += rate_problems(question.slug, interviewer_material(question))
+    for line in problems:
+        out.print(line, markup=False, highlight=False)
+    count = sum(len(item.bank.questions) for item in loaded)
+    out.print(f"{count} questions in {len(loaded)} files: {len(problems)} problems")
+    if problems:
+        raise typer.Exit(1)
 
 
 def _workspace(session: Session, spec: str) -> Workspace:

@@ -19,6 +19,7 @@ from bank.models import (
     Workspace,
 )
 from bank.selection import UnknownTopic, mock_question_for_member
+from bank.vocabulary import vocabulary
 from bot import closure, mocks
 from bot.community import member_for
 from bot.delivery import Note
@@ -396,11 +397,20 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         )
         rubric = rubric_for(seen.workspace.rubric)
         report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
+        weak_concepts = vocabulary().for_criterion(report.weakest.id) if report.weakest else []
         try:
             suggestion = mock_question_for_member(
-                session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
+                session,
+                member.id,
+                None,
+                f"{ctx.seed}:suggest:{member.id}",
+                report.weak_families,
+                weak_concepts,
             )
-            suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)"
+            practises = [t for t in suggestion.tags if t in weak_concepts][:3]
+            suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)" + (
+                f", practises {', '.join(practises)}" if practises else ""
+            )
         except UnknownTopic:
             suggest = "no active questions left"
     fields = [
