@@ -16,9 +16,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from bank.catalog import BankError
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Interview, ProcessedEvent, Workspace
+from bank.scope import Scope
 from bank.selection import UnknownTopic
 from bank.upsert import insert_ignore
-from bot import daily, render
+from bot import daily, identity, render
 from bot.clock import Clock
 from bot.flows import bank_flow, daily_flow, mock_flow, scoring_flow
 from bot.flows.context import Context
@@ -41,6 +42,7 @@ from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
+DEFAULT_MAX_INTERVIEWERS = 4
 # a claimed prompt still unconfirmed after this long was cut off (a crash, a refused post)
 REPOST_GRACE = timedelta(minutes=2)
 CONFLICT = "That clashed with a change made at the same moment; nothing was saved. Try again."
@@ -59,9 +61,19 @@ CONTROL_ACTIONS = {
 
 class Dojo:
     def __init__(
-        self, db: Database, port: ChatPort, clock: Clock, platform: str, seed: str = "mlsd-dojo"
+        self,
+        db: Database,
+        port: ChatPort,
+        clock: Clock,
+        platform: str,
+        seed: str = "mlsd-dojo",
+        max_interviewers: int = DEFAULT_MAX_INTERVIEWERS,
     ) -> None:
-        self.ctx = Context(db, port, clock, platform, seed)
+        self.ctx = Context(db, port, clock, platform, seed, max_interviewers)
+
+    def limit_to(self, workspaces: frozenset[str]) -> None:
+        """Do due work only for these workspaces (e.g. the one Slack team a bot token serves)."""
+        self.ctx.scope = Scope(self.ctx.platform, workspaces)
 
     @property
     def db(self) -> Database:
@@ -83,9 +95,10 @@ class Dojo:
         thread = place.thread_id
 
         def record() -> Reply | None:
+            now = self.ctx.now()
             with self.ctx.seen(actor, place) as (session, seen):
-                daily.record_answer(session, seen.channel, thread, seen.member, self.ctx.now())
-            mock_flow.thread_activity(self.ctx, thread)
+                daily.record_answer(session, seen.channel, thread, seen.member, now)
+                mock_flow.thread_activity(session, seen.channel.id, thread, seen.member, now)
             return None
 
         self._guarded(event_id, record)
@@ -136,7 +149,9 @@ class Dojo:
             )
 
     def _route_command(self, command: Command) -> Reply:
-        request = parse(command.name, command.args)
+        request = identity.resolve(
+            parse(command.name, command.args), command.mentions, self.ctx.max_interviewers
+        )
         actor, place = command.actor, command.place
         match request:
             case Help(topic):

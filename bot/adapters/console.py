@@ -31,7 +31,7 @@ from rich.markup import escape
 from bank.db import Database
 from bot.clock import ManualClock
 from bot.engine import Dojo
-from bot.port import Action, Actor, Button, Command, Message, Place, Reply, Tone
+from bot.port import Action, Actor, Button, Command, Message, Place, Reply, ResolvedUser, Tone
 from bot.scheduler import Ticker
 
 WORKSPACE = "console"
@@ -137,6 +137,16 @@ class ConsolePort:
         return path
 
 
+_CONSOLE_MENTION = re.compile(r"(?<!\S)@([\w.\-]+)")
+
+
+def console_mentions(text: str) -> tuple[str, tuple[ResolvedUser, ...]]:
+    """The console is its own platform: its users are the names typed in the script, so it
+    resolves `@bob` itself, as Slack and Discord resolve their mentions."""
+    names = list(dict.fromkeys(_CONSOLE_MENTION.findall(text)))
+    return _CONSOLE_MENTION.sub(r"<@\1>", text), tuple(ResolvedUser(n, n) for n in names)
+
+
 class ConsoleChannel:
     """Turns script lines into the core's events and prints the conversation."""
 
@@ -189,7 +199,8 @@ class ConsoleChannel:
         if button:
             self._press(actor, button.group("label"), event_id)
         elif text.startswith("/mlsd"):
-            command = Command.from_text(text.removeprefix("/mlsd"), actor, place, event_id)
+            typed, mentions = console_mentions(text.removeprefix("/mlsd"))
+            command = Command.from_text(typed, actor, place, event_id, mentions)
             self._reply(actor, self.dojo.handle_command(command))
         elif place.thread_id is not None:
             self.dojo.handle_message(actor, place, event_id)

@@ -193,7 +193,7 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
 
 def deliver_due_results(ctx: Context) -> int:
     with ctx.db.unit_of_work() as session:
-        due = results_due(session, ctx.now())
+        due = results_due(session, ctx.now(), ctx.scope)
     delivered = 0
     for interview_id in due:
         with isolated(f"the result of interview {interview_id}"):
@@ -255,7 +255,12 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
         try:
             suggestion = mock_question_for_member(
-                session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
+                session,
+                member.id,
+                None,
+                f"{ctx.seed}:suggest:{member.id}",
+                report.weak_families,
+                seen.workspace.id,
             )
             suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)"
         except UnknownTopic:
