@@ -13,14 +13,15 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bank.catalog import BankError
+from bank.catalog import BankError, list_questions
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Interview, ProcessedEvent, Workspace
 from bank.scope import Scope
-from bank.selection import UnknownTopic
+from bank.selection import UnknownTopic, family_infos
 from bank.upsert import insert_ignore
 from bot import daily, identity, render
 from bot.clock import Clock
+from bot.community import set_left
 from bot.flows import bank_flow, daily_flow, mock_flow, scoring_flow
 from bot.flows.context import Context
 from bot.grammar import (
@@ -219,7 +220,41 @@ class Dojo:
         done = self.run_due()
         return {**done, "reposted": done["reposted"] + reposted}
 
+    # -- membership events ---------------------------------------------------------------------
+
+    def member_left(self, workspace_id: str, user_id: str) -> bool:
+        """The member left the server / was deactivated: hidden from leaderboards, history kept.
+        True if that changed anything (an unknown user is ignored)."""
+        with self.db.unit_of_work() as session:
+            return set_left(session, self.ctx.platform, workspace_id, user_id, self.ctx.now())
+
+    def member_returned(self, workspace_id: str, user_id: str) -> bool:
+        """The member is back (re-joined, re-activated): shown on leaderboards again."""
+        with self.db.unit_of_work() as session:
+            return set_left(session, self.ctx.platform, workspace_id, user_id, None)
+
     # -- lookups adapters need -----------------------------------------------------------------
+
+    def admin_ids(self, workspace_id: str) -> set[str]:
+        """The ids `dojo admins set` stored for a workspace (Discord: role ids)."""
+        with self.db.unit_of_work() as session:
+            ids = session.scalar(
+                select(Workspace.admin_ids).where(
+                    Workspace.platform == self.ctx.platform, Workspace.external_id == workspace_id
+                )
+            )
+            return set(ids or ())
+
+    def topics(self, workspace_id: str | None) -> list[str]:
+        """Family and question slugs in a workspace's view of the bank, for autocompletion."""
+        with self.db.unit_of_work() as session:
+            here = session.scalar(
+                select(Workspace.id).where(
+                    Workspace.platform == self.ctx.platform, Workspace.external_id == workspace_id
+                )
+            )
+            families = [f.slug for f in family_infos(session, here)]
+            return families + sorted(q.slug for q, _ in list_questions(session, workspace_id=here))
 
     def mock_thread(self, workspace_id: str, number: int) -> str | None:
         """The thread of mock #`number`, for adapters that address threads by mock number."""

@@ -373,9 +373,7 @@ def test_an_award_is_recorded_once(db: Database) -> None:
 def test_a_completed_mock_awards_candidate_and_panel_once(bank_db: Database) -> None:
     cast = make_cast(bank_db, names=(*NAMES, "erin"))
     completed = run_mock(bank_db, cast, "alice", ("bob", "carol"), complete=True)
-    silent = run_mock(
-        bank_db, cast, "erin", ("bob", "carol"), complete=True, took_part=("carol",)
-    )
+    silent = run_mock(bank_db, cast, "erin", ("bob", "carol"), complete=True, took_part=("carol",))
     cut_short = run_mock(
         bank_db, cast, "dave", ("bob",), started=ENDED, ended=ENDED + timedelta(minutes=5)
     )

@@ -245,6 +245,7 @@ def run_console(
     out_dir: Path = Path("dojo-output"),
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    max_interviewers: int = 4,
 ) -> None:
     """Run the console channel until end of input (Ctrl-D) or Ctrl-C.
 
@@ -257,7 +258,7 @@ def run_console(
     rate = speed if speed is not None else (1.0 if interactive else 0.0)
     clock = ManualClock(start=start, speed=rate)
     port = ConsolePort(console, out_dir)
-    dojo = Dojo(db, port, clock, platform="console")
+    dojo = Dojo(db, port, clock, platform="console", max_interviewers=max_interviewers)
     channel = ConsoleChannel(dojo, port, clock, admins, echo=not interactive)
     ticker = None
     if interactive:
