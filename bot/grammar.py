@@ -68,6 +68,7 @@ USAGE: dict[str, tuple[str, str]] = {
 }
 
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
+_LABEL = re.compile(r"<@(!?[A-Za-z0-9]+)\|[^>]*>")  # a mention's typed label, spaces and all
 _PLAIN_MENTION = re.compile(r"^@[\w.\-]+$")
 PLAIN_MENTION_HINT = (
     "mention people with the chat's @ picker (a real mention), not typed text like {token}"
@@ -390,7 +391,7 @@ def _parse_bank(args: list[str]) -> BankCommand:
 def parse(name: str, args: str) -> Request:
     """Parse one command; `name` is the subcommand (empty for a bare `/mlsd`)."""
     name = name.lower().lstrip("/")
-    tokens = args.split()
+    tokens = _LABEL.sub(r"<@\1>", args).split()
     if name in ("", "help"):
         return _parse_help(tokens)
     if name == "daily":

@@ -210,4 +210,5 @@ def submit_import(ctx: Context, fields: Mapping[str, str], actor: Actor, place: 
         if not seen.is_admin:
             return Reply.error("only workspace admins can import questions")
         report = catalog.import_banks(session, [bank], seen.workspace.id)
-    return Reply(Message(f"Imported: {report.summary()}.", tone=Tone.SUCCESS))
+    why = f" Rejected: {'; '.join(report.rejected[:5])}." if report.rejected else ""
+    return Reply(Message(f"Imported: {report.summary()}.{why}", tone=Tone.SUCCESS))
