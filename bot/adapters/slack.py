@@ -231,7 +231,7 @@ class SlackBot:
             text,
             actor,
             place,
-            event_id=f"cmd:{body.get('trigger_id')}",
+            event_id=f"{team}:cmd:{body.get('trigger_id')}",  # duplicates are per team
             mentions=self.mentions(team, text),
         )
         self._answer(self.dojo.handle_command(command), actor, place, body.get("trigger_id"))
@@ -255,7 +255,7 @@ class SlackBot:
                 element.get("value", ""),
                 actor,
                 place,
-                event_id=f"act:{element.get('action_ts')}:{user['id']}",
+                event_id=f"{actor.workspace_id}:act:{element.get('action_ts')}:{user['id']}",
             )
             self._answer(self.dojo.handle_action(action), actor, place, body.get("trigger_id"))
 
@@ -276,7 +276,7 @@ class SlackBot:
             actor,
             place,
             submitted_fields(view),
-            event_id=f"view:{view['id']}:{view.get('hash', '')}",
+            event_id=f"{actor.workspace_id}:view:{view['id']}:{view.get('hash', '')}",
         )
         self._answer(self.dojo.handle_action(action), actor, place, None)
 
@@ -305,7 +305,9 @@ class SlackBot:
             return
         actor = self.actor(body.get("team_id", ""), event["user"], None)
         place = Place(event["channel"], event["thread_ts"])
-        self.dojo.handle_message(actor, place, event_id=body.get("event_id"))
+        self.dojo.handle_message(
+            actor, place, event_id=f"{actor.workspace_id}:{body.get('event_id')}"
+        )
 
     def _on_user_change(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         """A deactivated user (`deleted: true`) leaves the leaderboards; a re-activated one
