@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bank.db import Database
 from bank.models import Channel, Interview, Member, Question, Workspace
+from bank.scope import Scope
 from bank.selection import daily_question_for_channel
 from bot import render
 from bot.adapters.console import ConsolePort
@@ -29,6 +30,7 @@ from bot.clock import ManualClock
 from bot.engine import Dojo
 from bot.flows import bank_flow
 from bot.port import Action, Actor, Command, Place, Reply, ResolvedUser, Tone
+from bot.scheduler import Leadership
 from scoring.models import PointsEntry
 from tests.support import START
 from tests.test_bank_files import bank_dict, question_dict
@@ -556,3 +558,21 @@ def test_people_who_left_disappear_from_leaderboards(world: World) -> None:
     dojo.member_left(a.workspace, a.alice)
     world.command(a, a.alice, "daily")
     assert "5 pts" in world.command(a, a.bob, "leaderboard all").message.text
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_each_scope_has_its_own_scheduler_leader(db: Database) -> None:
+    """On PostgreSQL one process leads per scope: a Slack process and a Discord process both
+    run their due work; a second process of the same scope waits."""
+    slack_a = Leadership(db, Scope("slack", frozenset({"TA"})))
+    slack_a_again = Leadership(db, Scope("slack", frozenset({"TA"})))
+    slack_b = Leadership(db, Scope("slack", frozenset({"TB"})))
+    discord = Leadership(db, Scope("discord"))
+    try:
+        assert slack_a.is_leader() and slack_b.is_leader() and discord.is_leader()
+        assert not slack_a_again.is_leader()
+        slack_a.release()
+        assert slack_a_again.is_leader()
+    finally:
+        for leadership in (slack_a, slack_a_again, slack_b, discord):
+            leadership.release()
