@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -352,3 +353,29 @@ def test_each_platform_posts_only_its_own_daily_question(
         assert sent.count(f"/channels/{fake.channel_id}/messages") == 1
         assert not any("/channels/CA" in path for path in sent)
         assert all(c.params.get("channel") != fake.channel_id for c in slack.fake.calls)
+
+
+def test_dojo_admins_set_stores_discord_role_ids(fake: FakeDiscord, tmp_path: Path) -> None:
+    """The operator names a role; the CLI asks Discord for the server's roles and stores the id."""
+    from tests.test_config_cli import dojo
+
+    fake.add_role("Twins", 0)
+    fake.add_role("Twins", 0)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dojo.db'}",
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_URL": f"{fake.base_url}{API_PREFIX}",
+    }
+    workspace = f"discord:{fake.guild_id}"
+    ok = dojo("admins", "set", "Dojo Admin", "--workspace", workspace, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert fake.admin_role_id in ok.stdout
+    shown = dojo("admins", "show", "--workspace", workspace, env=env)
+    assert shown.stdout.strip() == fake.admin_role_id
+    twins = dojo("admins", "set", "twins", "--workspace", workspace, env=env)
+    assert twins.returncode == 1 and "2 roles are named 'twins'" in twins.stderr
+    unknown = dojo("admins", "set", "Nobody", "--workspace", workspace, env=env)
+    assert unknown.returncode == 1 and "no role 'Nobody'" in unknown.stderr
+    assert dojo("admins", "show", "--workspace", workspace, env=env).stdout.strip() == (
+        fake.admin_role_id
+    )
