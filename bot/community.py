@@ -116,7 +116,8 @@ class Seen:
 
     def __init__(self, session: Session, platform: str, actor: Actor, place: Place) -> None:
         home = workspace_for(session, platform, actor.workspace_id)
-        channel = known_channel(session, platform, place.channel_id)
+        # an empty id (a form without its channel) never matches another workspace's row
+        channel = known_channel(session, platform, place.channel_id) if place.channel_id else None
         if channel is None:
             channel = channel_for(session, home, place.channel_id)
         self.channel = channel

@@ -90,7 +90,7 @@ class World:
             Command.from_text(
                 text,
                 tenant.actor(user, admin=admin, workspace=workspace),
-                Place(channel or tenant.channel, thread),
+                Place(tenant.channel if channel is None else channel, thread),
                 mentions=mentions,
             )
         )
@@ -115,7 +115,7 @@ class World:
                 action_id,
                 value,
                 tenant.actor(user, admin=admin, workspace=workspace),
-                Place(channel or tenant.channel, thread),
+                Place(tenant.channel if channel is None else channel, thread),
                 fields or {},
             )
         )
@@ -576,3 +576,18 @@ def test_each_scope_has_its_own_scheduler_leader(db: Database) -> None:
     finally:
         for leadership in (slack_a, slack_a_again, slack_b, discord):
             leadership.release()
+
+
+def test_a_place_without_a_channel_stays_in_the_actor_s_workspace(world: World) -> None:
+    """A form that lost its channel id must not land in whichever workspace saw "" first."""
+    for tenant in (SLACK_A, SLACK_B):
+        world.command(tenant, tenant.alice, "leaderboard", channel="")
+    with world.db.unit_of_work() as session:
+        owners = set(
+            session.scalars(
+                select(Workspace.external_id)
+                .join(Channel, Channel.workspace_id == Workspace.id)
+                .where(Channel.external_id == "")
+            )
+        )
+    assert owners == {SLACK_A.workspace, SLACK_B.workspace}
