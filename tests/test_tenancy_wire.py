@@ -379,3 +379,62 @@ def test_dojo_admins_set_stores_discord_role_ids(fake: FakeDiscord, tmp_path: Pa
     assert dojo("admins", "show", "--workspace", workspace, env=env).stdout.strip() == (
         fake.admin_role_id
     )
+
+
+def test_two_discord_servers_on_one_database(fake: FakeDiscord, bank_db: Database) -> None:
+    """One bot in two servers: server B's commands and buttons never reach server A's mock,
+    leaderboard or bank, and each server's daily question goes to its own channel once."""
+    other = fake.add_guild("Other server")
+    other_channel = fake.guild_channel_ids[other]
+    clock = ManualClock(start=START)
+    with discord_bot(bank_db, clock) as running:
+        started = answer(
+            fake,
+            fake.slash_command(
+                "mlsd", "mock", {"topic": "recsys", "interviewer": fake.bob["id"]}, user=fake.alice
+            ),
+        )
+        assert "Mock #1 started" in text_of(started)
+        root = next(m for m in fake.messages_in(fake.channel_id) if "Mock #1" in text_of(m))
+        assert "Interviewers: bob" in text_of(root).replace("Bob", "bob")
+        # the same people, in server B: "#1" means B's own mocks, of which there are none
+        for sub, options in (("end", {"mock": 1}), ("next", {"mock": 1}), ("join", {"mock": 1})):
+            ix = fake.slash_command(
+                "mlsd", sub, options, user=fake.alice, channel_id=other_channel, guild_id=other
+            )
+            assert "there is no mock #1" in text_of(answer(fake, ix))
+        ix = fake.slash_command(
+            "mlsd",
+            "bank",
+            {"action": "retire", "argument": "recs-similar-items"},
+            user=fake.alice,
+            channel_id=other_channel,
+            guild_id=other,
+        )
+        assert "Retired recs-similar-items in this workspace" in text_of(answer(fake, ix))
+        ix = fake.slash_command(
+            "mlsd", "bank", {"action": "show", "argument": "recs-similar-items"}
+        )
+        assert "no question" not in text_of(answer(fake, ix))
+        with bank_db.unit_of_work() as session:
+            interview = session.scalars(select(Interview)).one()
+            assert interview.status == "running"
+            guilds = set(session.scalars(select(Workspace.external_id)))
+        assert guilds == {fake.guild_id, other}
+        # one daily question per server, each in its own channel, exactly once
+        dojo = running.bot.dojo
+        for guild, channel in ((fake.guild_id, fake.channel_id), (other, other_channel)):
+            dojo.handle_command(
+                Command.from_text(
+                    "schedule 09:00 UTC daily",
+                    Actor(guild, fake.alice["id"], "Alice", True),
+                    Place(channel),
+                )
+            )
+        clock.advance(timedelta(minutes=10))
+        mark = fake.mark()
+        assert dojo.run_due()["daily"] == 2
+        assert dojo.run_due()["daily"] == 0
+        sent = [c.path for c in fake.since(mark, "POST")]
+        assert sent.count(f"/channels/{fake.channel_id}/messages") == 1
+        assert sent.count(f"/channels/{other_channel}/messages") == 1
