@@ -216,7 +216,7 @@ class InterviewParticipant(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20), default="interviewer")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # first time they took part (joined, pressed a control, wrote in the thread): points need it
+    # first time they took part (joined themselves, wrote in the thread): points need it
     took_part_at: Mapped[datetime | None] = mapped_column()
 
 

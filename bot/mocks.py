@@ -191,8 +191,9 @@ def join(session: Session, interview: Interview, member: Member, now: datetime) 
 
 
 def took_part(session: Session, interview: Interview, member: Member, now: datetime) -> None:
-    """Record that an interviewer took part: joined themselves, pressed a control or wrote in
-    the mock's thread. Only such interviewers earn interviewer points; being named is not enough."""
+    """Record that an interviewer took part: joined themselves or wrote in the mock's thread
+    while it ran. Only such interviewers earn interviewer points; being named is not enough, and
+    pressing phase buttons is not counted (anyone on the panel can click without interviewing)."""
     session.execute(
         update(InterviewParticipant)
         .where(

@@ -128,7 +128,6 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
     with ctx.seen(actor, place) as (session, seen):
         interview = mocks.find_mock(session, seen.workspace, request.number, place.thread_id)
         mocks.require_control(session, interview, seen.member, seen.is_admin)
-        mocks.took_part(session, interview, seen.member, now)
         number = interview.number
         if request.phase is not None and (
             request.phase != interview.phase_index or interview.status == "ended"

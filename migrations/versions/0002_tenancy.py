@@ -57,7 +57,7 @@ def upgrade() -> None:
             name=op.f("uq_workspace_retirements_workspace_id_question_id"),
         ),
     )
-    # when an interviewer first took part (joined, pressed a control, wrote in the thread)
+    # when an interviewer first took part (joined themselves, wrote in the thread)
     op.add_column(
         "interview_participants",
         sa.Column("took_part_at", sa.DateTime(timezone=True), nullable=True),
