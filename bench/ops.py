@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from bank.db import Database, make_engine
 from bank.models import Interview, Member, Question
 from bank.orm import UTCDateTime
+from bank.scope import Scope
 from bank.selection import daily_question_for_channel, mock_question_for_member
 from bench.bare import BareSQL
 from bench.scale import NOW, PLATFORM, QUIET, SEED
@@ -338,7 +339,7 @@ def prepare_due_scan(bench: Bench, calls: int) -> Prepared:
 
     def operation(i: int) -> object:
         with bench.db.unit_of_work() as session:
-            found[:] = due_channel_ids(session, NOW)
+            found[:] = due_channel_ids(session, NOW, Scope(PLATFORM))
         return found
 
     def baseline(i: int) -> object:

@@ -60,6 +60,7 @@ def standings(
             sums.c.points,
         )
         .join(Member, Member.id == sums.c.member_id)
+        .where(Member.left_at.is_(None))  # people who left are hidden; their points are kept
         .subquery()
     )
     query = (

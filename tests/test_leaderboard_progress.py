@@ -421,6 +421,8 @@ def results_for(harness: Harness, user: str) -> list[Message]:
 def test_a_mock_scored_through_the_bot(bank_db: Database, tmp_path: Path) -> None:
     h = Harness(bank_db, tmp_path)
     assert "Mock #1 started" in say(h, "alice", "mock @bob @carol").text
+    # the panel takes part (writes in the thread): interviewer points need that
+    h.feed("bob #1: what is the business goal?", "carol #1: and how fresh must it be?")
     for _ in range(3):
         h.advance(minutes=4)  # a real practice: completion points need time spent
         assert "has begun" in say(h, "alice", "next #1").text

@@ -86,7 +86,7 @@ def post_due(ctx: Context) -> int:
     """Post every channel's prompt that is due; each claim is its own short transaction."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        channel_ids = daily.due_channel_ids(session, now)
+        channel_ids = daily.due_channel_ids(session, now, ctx.scope)
     posted = 0
     for channel_id in channel_ids:
         with isolated(f"the daily question of channel {channel_id}"):
@@ -115,7 +115,7 @@ def repost_unconfirmed(ctx: Context, grace: timedelta = timedelta()) -> int:
     post in between), once they are older than `grace` (a younger one may still be in flight)."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        pending = daily.unposted_prompts(session, now, claimed_before=now - grace)
+        pending = daily.unposted_prompts(session, now, claimed_before=now - grace, scope=ctx.scope)
     posted = 0
     for claimed in pending:
         with isolated(f"re-posting daily question {claimed.prompt_id}"):

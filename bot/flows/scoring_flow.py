@@ -324,7 +324,7 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
 
 def deliver_due_results(ctx: Context) -> int:
     with ctx.db.unit_of_work() as session:
-        due = results_due(session, ctx.now())
+        due = results_due(session, ctx.now(), ctx.scope)
     delivered = 0
     for interview_id in due:
         with isolated(f"the result of interview {interview_id}"):
@@ -392,6 +392,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
                 None,
                 f"{ctx.seed}:suggest:{member.id}",
                 report.weak_families,
+                seen.workspace.id,
                 weak_concepts,
             )
             practises = [t for t in suggestion.tags if t in weak_concepts][:3]
