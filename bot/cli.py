@@ -36,6 +36,8 @@ from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from scoring import totals
+from scoring.results import rebuild_results
 from scoring.rubric import Rubric, rubric_for
 
 app = typer.Typer(
@@ -55,6 +57,8 @@ slack_app = typer.Typer(help="Slack set-up.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 discord_app = typer.Typer(help="Discord set-up.", no_args_is_help=True)
 app.add_typer(discord_app, name="discord")
+scoring_app = typer.Typer(help="Leaderboard totals and stored results.", no_args_is_help=True)
+app.add_typer(scoring_app, name="scoring")
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
 ]
@@ -277,6 +281,17 @@ def bank_stats_cmd() -> None:
     out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
     if stats.most_drawn:
         out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
+
+
+@scoring_app.command("rebuild")
+def scoring_rebuild() -> None:
+    """Recompute the leaderboard totals from the points ledger and every stored mock result from
+    its votes (after a restore or a manual ledger edit). One transaction: readers see the old
+    totals until it commits."""
+    with _database().unit_of_work() as session:
+        rows = totals.rebuild(session)
+        results = rebuild_results(session, datetime.now(UTC))
+    out.print(f"rebuilt {rows} leaderboard totals and {results} mock results")
 
 
 def _workspace(session: Session, spec: str) -> Workspace:

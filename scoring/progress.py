@@ -6,12 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bank.calendar import scheduled_days_back
 from bank.models import Channel, DailyAnswer, DailyPrompt, Family, Interview, Member, Question
-from scoring.models import Vote
+from scoring.models import MockResult
 from scoring.rubric import Criterion, Rubric
 
 
@@ -28,7 +28,9 @@ class MockScore:
 class Progress:
     name: str
     mocks_done: int
-    history: list[MockScore]
+    history: list[MockScore]  # at most MAX_HISTORY, evenly sampled (see mock_history)
+    scored: int  # settled mocks with a result
+    latest_settled_at: datetime | None  # changes whenever any result is written: a cache key
     averages: dict[str, float]
     weakest: Criterion | None
     weak_families: list[str]
@@ -36,37 +38,61 @@ class Progress:
     daily_answers: int
 
 
-def mock_history(session: Session, member_id: int, rubric: Rubric) -> list[MockScore]:
-    rows = session.execute(
+MAX_HISTORY = 60  # mocks drawn in the trend chart: evenly sampled, first and latest always
+
+
+def _history_query(member_id: int) -> Select[int, datetime, str, dict[str, float], float]:
+    return (
         select(
-            Interview.id,
             Interview.number,
-            Interview.ended_at,
+            MockResult.ended_at,
             Family.slug,
-            Vote.scores,
-            Vote.overall,
+            MockResult.criteria,
+            MockResult.overall,
         )
-        .join(Vote, Vote.interview_id == Interview.id)
-        .join(Question, Question.id == Interview.question_id)
+        .join(Interview, Interview.id == MockResult.interview_id)
+        .join(Question, Question.id == MockResult.question_id)
         .join(Family, Family.id == Question.family_id)
-        .where(Interview.candidate_id == member_id, Interview.status == "ended")
-        .order_by(Interview.ended_at, Interview.id)
+        .where(MockResult.candidate_id == member_id)
     )
-    grouped: dict[int, list[tuple[int, datetime, str, dict[str, int], float]]] = defaultdict(list)
-    for interview_id, number, ended_at, family, scores, overall in rows:
-        assert ended_at is not None
-        grouped[interview_id].append((number, ended_at, family, scores, overall))
-    history = []
-    for votes in grouped.values():
-        number, ended_at, family = votes[0][0], votes[0][1], votes[0][2]
-        criteria = {  # votes under an earlier rubric may lack a criterion: skip, never zero
-            cid: sum(scored) / len(scored)
-            for cid in rubric.ids
-            if (scored := [v[3][cid] for v in votes if cid in v[3]])
-        }
-        overall = sum(v[4] for v in votes) / len(votes)
-        history.append(MockScore(number, ended_at, family, criteria, overall))
-    return history
+
+
+def mock_history(
+    session: Session, member_id: int, rubric: Rubric, limit: int = MAX_HISTORY
+) -> list[MockScore]:
+    """The member's settled mocks in the order they ended; with more than `limit`, an even
+    sample of them that keeps the first and the latest (what the charts draw).
+
+    Reads the stored per-mock results (`scoring.results`), at most `limit` rows of them.
+    """
+    order = (MockResult.ended_at, MockResult.interview_id)
+    numbered = (
+        select(
+            MockResult.interview_id,
+            func.row_number().over(order_by=order).label("n"),
+            func.count().over().label("total"),
+        )
+        .where(MockResult.candidate_id == member_id)
+        .subquery()
+    )
+    # every step-th mock from the first, and the latest: ceil(total / (limit - 1)) apart
+    step = (numbered.c.total + limit - 2) // (limit - 1)
+    sample = select(numbered.c.interview_id).where(
+        or_(numbered.c.n == numbered.c.total, (numbered.c.n - 1) % step == 0)
+    )
+    rows = session.execute(
+        _history_query(member_id).where(MockResult.interview_id.in_(sample)).order_by(*order)
+    )
+    return [
+        MockScore(
+            number,
+            ended_at,
+            family,
+            {cid: criteria[cid] for cid in rubric.ids if cid in criteria},
+            overall,
+        )
+        for number, ended_at, family, criteria, overall in rows
+    ]
 
 
 def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
@@ -100,38 +126,48 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
 
 
 def _weakness(
-    history: list[MockScore], rubric: Rubric
+    session: Session, member_id: int, rubric: Rubric
 ) -> tuple[dict[str, float], Criterion | None, list[str]]:
-    """Averages per criterion, the weakest criterion, and the families where it scored lowest."""
-    if not history:
-        return {}, None, []
-    averages = {
-        cid: sum(scores) / len(scores)
-        for cid in rubric.ids
-        if (scores := [m.criteria[cid] for m in history if cid in m.criteria])
-    }
+    """Averages per criterion over settled mocks, the weakest criterion, and the families where
+    it scored lowest: two aggregate queries, whatever the number of mocks."""
+    mine = MockResult.candidate_id == member_id
+    means = session.execute(
+        select(*(func.avg(MockResult.criteria[cid].as_float()) for cid in rubric.ids)).where(mine)
+    ).one()
+    # a criterion missing from older results (an earlier rubric) is skipped, never zero
+    averages = {cid: float(m) for cid, m in zip(rubric.ids, means, strict=True) if m is not None}
     if not averages:
         return {}, None, []
     weakest = rubric.criterion(min(averages, key=lambda c: (averages[c], c)))
-    by_family: dict[str, list[float]] = defaultdict(list)
-    for mock in history:
-        if weakest.id in mock.criteria:
-            by_family[mock.family].append(mock.criteria[weakest.id])
-    lowest = min(sum(v) / len(v) for v in by_family.values())
-    families = sorted(f for f, v in by_family.items() if sum(v) / len(v) == lowest)
+    score = MockResult.criteria[weakest.id].as_float()
+    by_family = session.execute(
+        select(Family.slug, func.avg(score))
+        .join(Question, Question.id == MockResult.question_id)
+        .join(Family, Family.id == Question.family_id)
+        .where(mine, score.is_not(None))
+        .group_by(Family.slug)
+    ).all()
+    lowest = min(mean for _, mean in by_family)
+    families = sorted(slug for slug, mean in by_family if mean == lowest)
     return averages, weakest, families
 
 
 def weak_families(session: Session, member_id: int, rubric: Rubric) -> list[str]:
     """Where a member's weakest criterion showed most: what the next mock should aim at."""
-    return _weakness(mock_history(session, member_id, rubric), rubric)[2]
+    return _weakness(session, member_id, rubric)[2]
 
 
 def progress(
     session: Session, member: Member, rubric: Rubric, channel_dates: dict[int, date]
 ) -> Progress:
+    """Everything `/mlsd progress` shows, in a bounded number of rows whatever the history."""
     history = mock_history(session, member.id, rubric)
-    averages, weakest, families = _weakness(history, rubric)
+    averages, weakest, families = _weakness(session, member.id, rubric)
+    scored, latest = session.execute(
+        select(func.count(), func.max(MockResult.settled_at)).where(
+            MockResult.candidate_id == member.id
+        )
+    ).one()
     mocks_done = (
         session.scalar(
             select(func.count())
@@ -150,6 +186,8 @@ def progress(
         member.display_name,
         mocks_done,
         history,
+        int(scored),
+        latest,
         averages,
         weakest,
         families,
