@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bank.calendar import scheduled_days_back
@@ -75,8 +75,10 @@ def mock_history(
         .where(MockResult.candidate_id == member_id)
         .subquery()
     )
-    # every step-th mock from the first, and the latest: ceil(total / (limit - 1)) apart
-    step = (numbered.c.total + limit - 2) // (limit - 1)
+    # all of them, or every step-th from the first plus the latest: step = ⌈(total−1)/(limit−2)⌉
+    # keeps at most limit − 1 on the grid, and the latest makes `limit`
+    room = max(limit - 2, 1)
+    step = case((numbered.c.total <= limit, 1), else_=(numbered.c.total + room - 2) // room)
     sample = select(numbered.c.interview_id).where(
         or_(numbered.c.n == numbered.c.total, (numbered.c.n - 1) % step == 0)
     )
