@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, TextClause, bindparam, text
 
 from bank.orm import UTCDateTime
+from scoring.rubric import DEFAULT_RUBRIC
 
 _TIME = UTCDateTime()
 
@@ -27,7 +28,7 @@ class BareSQL:
     """Hand-written statements for one dialect (`true` and row locks differ on SQLite)."""
 
     def __init__(self, dialect: str) -> None:
-        postgresql = dialect == "postgresql"
+        postgresql = self.postgresql = dialect == "postgresql"
         true = "true" if postgresql else "1"
         for_no_key_update = " FOR NO KEY UPDATE" if postgresql else ""
 
@@ -83,7 +84,33 @@ class BareSQL:
             "WHERE i.candidate_id = :member"
         )
 
-        # -- leaderboard (scoring.leaderboard.standings, by hand) ---------------------------------
+        # -- leaderboard: the index lookups on the running totals (scoring.leaderboard) ----------
+        present = "JOIN members m ON m.id = t.member_id AND m.left_at IS NULL"
+        in_bucket = "t.workspace_id = :workspace AND t.bucket = :bucket"
+        self.totals_top = text(
+            f"SELECT t.member_id, m.display_name, t.points FROM member_totals t {present}"
+            f" WHERE {in_bucket} AND t.points >= coalesce((SELECT t.points FROM member_totals t"
+            f" {present} WHERE {in_bucket} ORDER BY t.points DESC LIMIT 1 OFFSET :top - 1), 0)"
+            " ORDER BY t.points DESC, m.display_name, m.id LIMIT :top"
+        )
+        self.totals_own = text(
+            f"SELECT m.display_name, t.points FROM member_totals t {present}"
+            f" WHERE {in_bucket} AND t.member_id = :member"
+        )
+        self.totals_above = text(
+            f"SELECT count(*) FROM member_totals t WHERE {in_bucket} AND t.points > :points"
+        )
+        self.departed_above = text(
+            "SELECT count(*) FROM members m JOIN member_totals t ON t.member_id = m.id"
+            f" WHERE m.workspace_id = :workspace AND m.left_at IS NOT NULL AND {in_bucket}"
+            " AND t.points > :points"
+        )
+        self.tied_before = text(
+            f"SELECT count(*) FROM member_totals t {present} WHERE {in_bucket}"
+            " AND t.points = :points AND (m.display_name < :name"
+            " OR (m.display_name = :name AND m.id < :member))"
+        )
+        # before issue 15: the ledger summed on every request (kept to measure the difference)
         window = (
             "SELECT rank, member_id, display_name, points FROM ("
             " SELECT row_number() OVER (ORDER BY s.points DESC, m.display_name, m.id) AS rank,"
@@ -93,12 +120,37 @@ class BareSQL:
             " JOIN members m ON m.id = s.member_id) r"
             " WHERE rank <= :top OR member_id = :member ORDER BY rank"
         )
-        self.standings_since = _sql(window.format(since="AND created_at >= :since"), "since")
         self.standings_all = text(window.format(since=""))
+        self.add_totals = text(
+            "INSERT INTO member_totals (workspace_id, bucket, member_id, points)"
+            " VALUES (:workspace, 'all', :member, :points), (:workspace, :month, :member, :points),"
+            " (:workspace, :week, :member, :points) ON CONFLICT (workspace_id, bucket, member_id)"
+            " DO UPDATE SET points = member_totals.points + excluded.points"
+        )
+        self.workspace_zone = text("SELECT * FROM workspaces WHERE id = :workspace")
 
-        # -- progress ------------------------------------------------------------------------------
+        # -- progress (scoring.progress, from the stored results) -----------------------------
         self.member = text("SELECT * FROM members WHERE id = :member")
-        self.mock_history = text(
+        self.mock_history = text(  # at most :limit, evenly sampled, first and latest kept
+            "SELECT i.number, r.ended_at, f.slug, r.criteria, r.overall FROM mock_results r"
+            " JOIN interviews i ON i.id = r.interview_id JOIN questions q ON q.id = r.question_id"
+            " JOIN families f ON f.id = q.family_id WHERE r.candidate_id = :member"
+            " AND r.interview_id IN (SELECT interview_id FROM (SELECT interview_id,"
+            " row_number() OVER (ORDER BY ended_at, interview_id) AS n, count(*) OVER () AS total"
+            " FROM mock_results WHERE candidate_id = :member) s WHERE n = total OR (n - 1) %"
+            " (CASE WHEN total <= :limit THEN 1 ELSE (total + :limit - 4) / (:limit - 2) END) = 0)"
+            " ORDER BY r.ended_at, r.interview_id"
+        )
+        self.criterion_means = text(
+            "SELECT "
+            + ", ".join(f"avg({self.score(c)})" for c in DEFAULT_RUBRIC.ids)
+            + " FROM mock_results r WHERE r.candidate_id = :member"
+        )
+        self.results_latest = text(
+            "SELECT count(*), max(settled_at) FROM mock_results WHERE candidate_id = :member"
+        )
+        # before issue 15: every vote of every mock
+        self.all_votes = text(
             "SELECT i.id, i.number, i.ended_at, f.slug, v.scores, v.overall FROM interviews i"
             " JOIN votes v ON v.interview_id = i.id JOIN questions q ON q.id = i.question_id"
             " JOIN families f ON f.id = q.family_id"
@@ -213,4 +265,19 @@ class BareSQL:
         self.set_phase_message = text(
             "UPDATE interview_phases SET message_external_id = :message"
             " WHERE interview_id = :interview AND phase_index = 0"
+        )
+
+    def score(self, criterion: str) -> str:
+        """A criterion's mean in a stored result, as the JSON type's `as_float()` renders it."""
+        if self.postgresql:
+            return f"CAST(r.criteria ->> '{criterion}' AS FLOAT)"
+        return f"JSON_EXTRACT(r.criteria, '$.\"{criterion}\"')"
+
+    def weak_families(self, criterion: str) -> TextClause:
+        """The weakest criterion's mean per family (the families a next mock should aim at)."""
+        return text(
+            f"SELECT f.slug, avg({self.score(criterion)}) FROM mock_results r"
+            " JOIN questions q ON q.id = r.question_id JOIN families f ON f.id = q.family_id"
+            f" WHERE r.candidate_id = :member AND {self.score(criterion)} IS NOT NULL"
+            " GROUP BY f.slug"
         )

@@ -54,8 +54,9 @@ from bot.port import Actor, Command, Message, Place, Tone
 from scoring.aggregate import weighted_score
 from scoring.leaderboard import period_start, standings
 from scoring.ledger import DEFAULT_POINTS, PointKind
-from scoring.progress import progress
+from scoring.progress import MAX_HISTORY, progress
 from scoring.rubric import DEFAULT_RUBRIC
+from scoring.totals import buckets, current_bucket
 from scoring.votes import VOTE_WINDOW, submit_vote
 
 SCORES = (3, 4, 2, 3, 3, 4)
@@ -382,9 +383,9 @@ def prepare_selection(bench: Bench, calls: int) -> Prepared:
 
 def leaderboard(period: str) -> Callable[[Bench, int], Prepared]:
     def prepare(bench: Bench, calls: int) -> Prepared:
-        fixture = bench.fixture
+        fixture, sql = bench.fixture, bench.sql
         zone = fixture.workspace_timezone
-        since = period_start(period, NOW, zone)
+        bucket = current_bucket(period, NOW, zone)
         askers = [m.id for m in bench.members(calls)]
 
         def operation(i: int) -> object:
@@ -394,24 +395,47 @@ def leaderboard(period: str) -> Callable[[Bench, int], Prepared]:
                 )
 
         def baseline(i: int) -> object:
-            params = {
-                "workspace": fixture.workspace_id,
-                "since": since,
-                "top": 10,
-                "member": askers[i % len(askers)],
-            }
-            statement = bench.sql.standings_all if since is None else bench.sql.standings_since
+            """The index lookups: the top, the caller's row, and who is ahead of the caller."""
+            member = askers[i % len(askers)]
+            params = {"workspace": fixture.workspace_id, "bucket": bucket, "top": 10}
             with bench.engine.begin() as c:
-                return c.execute(statement, params).all()
+                rows = c.execute(sql.totals_top, params).all()
+                if all(row.member_id != member for row in rows):
+                    own = c.execute(sql.totals_own, {**params, "member": member}).first()
+                    if own is not None:
+                        mine = {**params, "member": member, "points": own.points}
+                        c.execute(sql.totals_above, mine).scalar_one()
+                        c.execute(sql.departed_above, mine).scalar_one()
+                        c.execute(sql.tied_before, {**mine, "name": own.display_name}).scalar_one()
+                return rows
 
+        with bench.engine.connect() as c:
+            in_bucket = c.execute(
+                text("SELECT count(*) FROM member_totals WHERE workspace_id = :w AND bucket = :b"),
+                {"w": fixture.workspace_id, "b": bucket},
+            ).scalar_one()
         rows = fixture.ledger_rows[period]
         return Prepared(
             operation,
             baseline,
-            note=f"{rows:,} ledger rows, {len(fixture.members):,} members in the workspace",
+            note=f"{in_bucket:,} totals in bucket {bucket} ({rows:,} ledger rows), "
+            f"{len(fixture.members):,} members in the workspace",
         )
 
     return prepare
+
+
+def prepare_ledger_sum(bench: Bench, calls: int) -> Prepared:
+    """Before issue 15: the all-time standings summed from the ledger on every request."""
+    fixture = bench.fixture
+    askers = [m.id for m in bench.members(calls)]
+
+    def operation(i: int) -> object:
+        params = {"workspace": fixture.workspace_id, "top": 10, "member": askers[i % len(askers)]}
+        with bench.engine.begin() as c:
+            return c.execute(bench.sql.standings_all, params).all()
+
+    return Prepared(operation, None, note="the former query, bare SQL, for comparison")
 
 
 # -- 5. progress ---------------------------------------------------------------------------------
@@ -429,9 +453,10 @@ def prepare_progress(bench: Bench, calls: int) -> Prepared:
         slug = mock_question_for_member(
             session, member_id, None, suggestion_seed, report.weak_families
         ).slug
+        weakest = report.weakest.id if report.weakest else DEFAULT_RUBRIC.ids[0]
         details = (
-            f"{len(report.history):,} scored mocks, {report.daily_answers:,} daily answers, "
-            f"streak {report.streak}"
+            f"{report.scored:,} scored mocks ({len(report.history)} drawn), "
+            f"{report.daily_answers:,} daily answers, streak {report.streak}"
         )
 
     def operation(i: int) -> object:
@@ -446,10 +471,13 @@ def prepare_progress(bench: Bench, calls: int) -> Prepared:
         return report
 
     def baseline(i: int) -> object:
-        sql, params = bench.sql, {"member": member_id}
+        sql, params = bench.sql, {"member": member_id, "limit": MAX_HISTORY}
         with bench.engine.begin() as c:
             c.execute(sql.member, params).one()
             history = decoded(c.execute(sql.mock_history, params))
+            c.execute(sql.criterion_means, params).one()
+            c.execute(sql.weak_families(weakest), params).all()
+            c.execute(sql.results_latest, params).one()
             c.execute(sql.mocks_done, params).scalar_one()
             c.execute(sql.answer_count, params).scalar_one()
             answered = c.execute(sql.answered_days, params).all()
@@ -542,6 +570,7 @@ def _ballots(bench: Bench, count: int) -> list[Ballot]:
 
 def prepare_vote(bench: Bench, calls: int) -> Prepared:
     ballots = _ballots(bench, 2 * calls)  # even: the operation, odd: the baseline
+    zone = bench.fixture.workspace_timezone
     overall = weighted_score(dict(zip(DEFAULT_RUBRIC.ids, SCORES, strict=True)), DEFAULT_RUBRIC)
 
     def operation(i: int) -> object:
@@ -586,6 +615,18 @@ def prepare_vote(bench: Bench, calls: int) -> Prepared:
                     "now": ballot.at,
                 },
             ).first()
+            c.execute(sql.workspace_zone, {"workspace": ballot.workspace_id}).one()
+            _, month, week = buckets(ballot.at, zone)
+            c.execute(
+                sql.add_totals,
+                {
+                    "workspace": ballot.workspace_id,
+                    "member": ballot.voter_id,
+                    "month": month,
+                    "week": week,
+                    "points": DEFAULT_POINTS[PointKind.PEER_VOTE],
+                },
+            )
             c.execute(sql.panel, ids).scalars().all()
             return c.execute(sql.voters, ids).scalars().all()
 
@@ -736,7 +777,9 @@ def prepare_mock_start(bench: Bench, calls: int) -> Prepared:
             c.execute(sql.insert_channel, {**where, "now": now}).first()
             channel = c.execute(sql.channel, where).one()
             member = {"member": candidate.id}
-            decoded(c.execute(sql.mock_history, member))  # the weak families
+            means = c.execute(sql.criterion_means, member).one()  # the weak families
+            if any(mean is not None for mean in means):
+                c.execute(sql.weak_families(DEFAULT_RUBRIC.ids[0]), member).all()
             decoded(c.execute(sql.active_question_by_slug, {"slug": "recommendation"}))
             decoded(c.execute(sql.active_questions))
             decoded(c.execute(sql.families))
@@ -792,8 +835,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("due_scan", "daily due-scan", Plan(200), False, prepare_due_scan),
     Operation("selection", "daily question selection", Plan(200), False, prepare_selection),
     Operation("leaderboard_week", "leaderboard week", Plan(200), True, leaderboard("week")),
-    Operation("leaderboard_month", "leaderboard month", Plan(100), True, leaderboard("month")),
-    Operation("leaderboard_all", "leaderboard all", Plan(50), True, leaderboard("all")),
+    Operation("leaderboard_month", "leaderboard month", Plan(200), True, leaderboard("month")),
+    Operation("leaderboard_all", "leaderboard all", Plan(200), True, leaderboard("all")),
+    Operation(
+        "ledger_sum_all",
+        "leaderboard all, summing the ledger (before)",
+        Plan(20),
+        False,
+        prepare_ledger_sum,
+    ),
     Operation("progress", "progress (data, no charts)", Plan(100), True, prepare_progress),
     Operation(
         "progress_charts",
