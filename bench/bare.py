@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, TextClause, bindparam, text
+from sqlalchemy import JSON, Integer, TextClause, bindparam, column, text
 
 from bank.orm import UTCDateTime
-from scoring.rubric import DEFAULT_RUBRIC
 
 _TIME = UTCDateTime()
 
@@ -80,8 +79,8 @@ class BareSQL:
         )
         self.families = text("SELECT id, slug, name, aliases FROM families ORDER BY slug")
         self.practised = text(
-            "SELECT q.slug FROM questions q JOIN interviews i ON i.question_id = q.id "
-            "WHERE i.candidate_id = :member"
+            "SELECT q.slug, count(*) FROM questions q JOIN interviews i ON i.question_id = q.id "
+            "WHERE i.candidate_id = :member GROUP BY q.slug"
         )
 
         # -- leaderboard: the index lookups on the running totals (scoring.leaderboard) ----------
@@ -97,18 +96,14 @@ class BareSQL:
             f"SELECT m.display_name, t.points FROM member_totals t {present}"
             f" WHERE {in_bucket} AND t.member_id = :member"
         )
-        self.totals_above = text(
-            f"SELECT count(*) FROM member_totals t WHERE {in_bucket} AND t.points > :points"
-        )
-        self.departed_above = text(
-            "SELECT count(*) FROM members m JOIN member_totals t ON t.member_id = m.id"
-            f" WHERE m.workspace_id = :workspace AND m.left_at IS NOT NULL AND {in_bucket}"
-            " AND t.points > :points"
-        )
-        self.tied_before = text(
-            f"SELECT count(*) FROM member_totals t {present} WHERE {in_bucket}"
+        self.totals_ahead = text(  # more points, minus the departed among them, plus ties
+            f"SELECT (SELECT count(*) FROM member_totals t WHERE {in_bucket}"
+            " AND t.points > :points) - (SELECT count(*) FROM members m"
+            " JOIN member_totals t ON t.member_id = m.id WHERE m.workspace_id = :workspace"
+            f" AND m.left_at IS NOT NULL AND {in_bucket} AND t.points > :points)"
+            f" + (SELECT count(*) FROM member_totals t {present} WHERE {in_bucket}"
             " AND t.points = :points AND (m.display_name < :name"
-            " OR (m.display_name = :name AND m.id < :member))"
+            " OR (m.display_name = :name AND m.id < :member)))"
         )
         # before issue 15: the ledger summed on every request (kept to measure the difference)
         window = (
@@ -131,26 +126,25 @@ class BareSQL:
 
         # -- progress (scoring.progress, from the stored results) -----------------------------
         self.member = text("SELECT * FROM members WHERE id = :member")
-        self.mock_history = text(  # at most :limit, evenly sampled, first and latest kept
+        history = (
             "SELECT i.number, r.ended_at, f.slug, r.criteria, r.overall FROM mock_results r"
             " JOIN interviews i ON i.id = r.interview_id JOIN questions q ON q.id = r.question_id"
-            " JOIN families f ON f.id = q.family_id WHERE r.candidate_id = :member"
-            " AND r.interview_id IN (SELECT interview_id FROM (SELECT interview_id,"
-            " row_number() OVER (ORDER BY ended_at, interview_id) AS n, count(*) OVER () AS total"
-            " FROM mock_results WHERE candidate_id = :member) s WHERE n = total OR (n - 1) %"
-            " (CASE WHEN total <= :limit THEN 1 ELSE (total + :limit - 4) / (:limit - 2) END) = 0)"
+            " JOIN families f ON f.id = q.family_id WHERE r.candidate_id = :member{chosen}"
             " ORDER BY r.ended_at, r.interview_id"
         )
-        self.criterion_means = text(
-            "SELECT "
-            + ", ".join(f"avg({self.score(c)})" for c in DEFAULT_RUBRIC.ids)
-            + " FROM mock_results r WHERE r.candidate_id = :member"
-        )
-        self.results_latest = text(
-            "SELECT count(*), max(settled_at) FROM mock_results WHERE candidate_id = :member"
+        self.history_all = text(history.format(chosen=""))
+        self._history = history
+        self.history_span = text(
+            "SELECT count(*) AS n, min(ended_at) AS earliest, max(ended_at) AS latest"
+            " FROM mock_results WHERE candidate_id = :member"
+        ).columns(column("n", Integer), column("earliest", _TIME), column("latest", _TIME))
+        self.progress_totals = text(
+            "SELECT f.slug, p.criterion, p.score_sum, p.scored FROM progress_totals p"
+            " JOIN families f ON f.id = p.family_id WHERE p.candidate_id = :member"
+            " AND p.scored > 0 ORDER BY f.slug, p.criterion"
         )
         # before issue 15: every vote of every mock
-        self.all_votes = text(
+        self.mock_history = text(
             "SELECT i.id, i.number, i.ended_at, f.slug, v.scores, v.overall FROM interviews i"
             " JOIN votes v ON v.interview_id = i.id JOIN questions q ON q.id = i.question_id"
             " JOIN families f ON f.id = q.family_id"
@@ -267,17 +261,16 @@ class BareSQL:
             " WHERE interview_id = :interview AND phase_index = 0"
         )
 
-    def score(self, criterion: str) -> str:
-        """A criterion's mean in a stored result, as the JSON type's `as_float()` renders it."""
-        if self.postgresql:
-            return f"CAST(r.criteria ->> '{criterion}' AS FLOAT)"
-        return f"JSON_EXTRACT(r.criteria, '$.\"{criterion}\"')"
-
-    def weak_families(self, criterion: str) -> TextClause:
-        """The weakest criterion's mean per family (the families a next mock should aim at)."""
-        return text(
-            f"SELECT f.slug, avg({self.score(criterion)}) FROM mock_results r"
-            " JOIN questions q ON q.id = r.question_id JOIN families f ON f.id = q.family_id"
-            f" WHERE r.candidate_id = :member AND {self.score(criterion)} IS NOT NULL"
-            " GROUP BY f.slug"
+    def history_sample(self, points: int) -> TextClause:
+        """The stored results nearest after `points` instants :t0…, and the latest one."""
+        first_after = (
+            "SELECT (SELECT interview_id FROM mock_results WHERE candidate_id = :member"
+            " AND ended_at >= :t{k} ORDER BY ended_at, interview_id LIMIT 1)"
         )
+        picks = " UNION ALL ".join(first_after.format(k=k) for k in range(points))
+        latest = (
+            "SELECT (SELECT interview_id FROM mock_results WHERE candidate_id = :member"
+            " ORDER BY ended_at DESC, interview_id DESC LIMIT 1)"
+        )
+        chosen = f" AND r.interview_id IN ({picks} UNION ALL {latest})"
+        return _sql(self._history.format(chosen=chosen), *(f"t{k}" for k in range(points)))

@@ -80,6 +80,7 @@ TABLE_ORDER = (
     "interview_participants",
     "votes",
     "mock_results",
+    "progress_totals",
     "points_ledger",
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -107,6 +108,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "interview_participants": words("id interview_id member_id role joined_at"),
     "votes": words("id interview_id voter_id scores overall signal comment created_at updated_at"),
     "points_ledger": words("id workspace_id member_id kind reference points created_at"),
+    "progress_totals": words("candidate_id family_id criterion score_sum scored"),
     "mock_results": words(
         "interview_id workspace_id candidate_id question_id ended_at settled_at criteria overall "
         "voters signals"
@@ -196,6 +198,8 @@ class Seeder:
         self.ids = {name: itertools.count(1) for name in TABLE_ORDER}
         self.buffered = 0
         self.written = 0
+        self.family_of: dict[int, int] = {}  # question id → family id
+        self.progress: dict[tuple[int, int, str], list[float]] = {}  # → [sum, count]
         self.started = 0.0
         self.last_log = 0.0
 
@@ -421,6 +425,7 @@ class Seeder:
                     select(Question.id).where(Question.status == "active").order_by(Question.id)
                 )
             )
+            self.family_of = dict(connection.execute(select(Question.id, Question.family_id)).all())
         spaces = self._spaces()
         plan = self._plan_mocks(spaces)
         scheduled = self._scheduled(spaces)
@@ -473,6 +478,8 @@ class Seeder:
         for mock in plan[next_mock:]:
             self._mock_rows(mock, numbers, question_ids, scores, heavy)
             self._flush_if_full(writer, f"{mock.started_at:%Y-%m-%d}")
+        for (candidate, family, criterion), (total, count) in self.progress.items():
+            self._add("progress_totals", (candidate, family, criterion, total, int(count)))
         self._flush(writer, "the last day")
         return SeedSummary(
             {name: stats.rows for name, stats in writer.stats.items()},
@@ -619,6 +626,11 @@ class Seeder:
             self.buffered += 1
         if results_sent_at is not None and voted:
             mean = overall_sum / voted
+            family = self.family_of[question]
+            for cid, total in criterion_sums.items():  # and the candidate's progress totals
+                entry = self.progress.setdefault((mock.candidate, family, cid), [0.0, 0])
+                entry[0] += total / voted
+                entry[1] += 1
             self._add(  # what delivering the result stores (scoring.results.record_result)
                 "mock_results",
                 (interview_id, space.id, mock.candidate, question, ended_at, results_sent_at,

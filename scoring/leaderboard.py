@@ -99,10 +99,13 @@ def _rank(
     Those with more points are counted on the index alone, minus the few departed among them.
     """
     in_bucket = and_(MemberTotal.workspace_id == workspace_id, MemberTotal.bucket == bucket)
-    above = session.scalar(
-        select(func.count()).select_from(MemberTotal).where(in_bucket, MemberTotal.points > points)
+    above = (
+        select(func.count())
+        .select_from(MemberTotal)
+        .where(in_bucket, MemberTotal.points > points)
+        .scalar_subquery()
     )
-    departed_above = session.scalar(
+    departed_above = (
         select(func.count())
         .select_from(Member)
         .join(MemberTotal, MemberTotal.member_id == Member.id)
@@ -112,8 +115,9 @@ def _rank(
             in_bucket,
             MemberTotal.points > points,
         )
+        .scalar_subquery()
     )
-    tied_before = session.scalar(
+    tied_before = (
         select(func.count())
         .select_from(MemberTotal)
         .join(Member, and_(Member.id == MemberTotal.member_id, Member.left_at.is_(None)))
@@ -125,5 +129,7 @@ def _rank(
                 and_(Member.display_name == name, Member.id < member_id),
             ),
         )
+        .scalar_subquery()
     )
-    return 1 + (above or 0) - (departed_above or 0) + (tied_before or 0)
+    ahead = session.scalar(select(above - departed_above + tied_before))  # one round trip
+    return 1 + int(ahead or 0)

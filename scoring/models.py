@@ -111,6 +111,27 @@ class MockResult(Base):
     calibrated_overall: Mapped[float | None] = mapped_column(Float)
 
 
+class ProgressTotal(Base):
+    """A member's running sum and count of one criterion's per-mock means in one question family.
+
+    Kept with `mock_results` (a revised result moves the sums by its difference), so progress
+    averages and the weakest family are a lookup of at most families × criteria rows, whatever
+    the number of mocks.
+    """
+
+    __tablename__ = "progress_totals"
+
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), primary_key=True
+    )
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score_sum: Mapped[float] = mapped_column(Float)
+    scored: Mapped[int] = mapped_column(Integer)
+
+
 # Departed members are few: the leaderboard subtracts those ranked above the caller through this
 # small partial index instead of joining every member above them.
 Index(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select, union_all
 from sqlalchemy.orm import Session
 
 from bank.calendar import scheduled_days_back
 from bank.models import Channel, DailyAnswer, DailyPrompt, Family, Interview, Member, Question
-from scoring.models import MockResult
+from scoring.models import MockResult, ProgressTotal
 from scoring.rubric import Criterion, Rubric
 
 
@@ -30,7 +31,7 @@ class Progress:
     mocks_done: int
     history: list[MockScore]  # at most MAX_HISTORY, evenly sampled (see mock_history)
     scored: int  # settled mocks with a result
-    latest_settled_at: datetime | None  # changes whenever any result is written: a cache key
+    fingerprint: tuple[tuple[str, str, float, int], ...]  # changes with any stored result
     averages: dict[str, float]
     weakest: Criterion | None
     weak_families: list[str]
@@ -41,7 +42,7 @@ class Progress:
 MAX_HISTORY = 60  # mocks drawn in the trend chart: evenly sampled, first and latest always
 
 
-def _history_query(member_id: int) -> Select[int, datetime, str, dict[str, float], float]:
+def _history_query() -> Select[int, datetime, str, dict[str, float], float]:
     return (
         select(
             Interview.number,
@@ -53,39 +54,57 @@ def _history_query(member_id: int) -> Select[int, datetime, str, dict[str, float
         .join(Interview, Interview.id == MockResult.interview_id)
         .join(Question, Question.id == MockResult.question_id)
         .join(Family, Family.id == Question.family_id)
-        .where(MockResult.candidate_id == member_id)
     )
 
 
 def mock_history(
     session: Session, member_id: int, rubric: Rubric, limit: int = MAX_HISTORY
 ) -> list[MockScore]:
-    """The member's settled mocks in the order they ended; with more than `limit`, an even
-    sample of them that keeps the first and the latest (what the charts draw).
+    """The member's settled mocks, sampled to at most `limit` (see `_sampled_history`)."""
+    return _sampled_history(session, member_id, rubric, limit)[1]
 
-    Reads the stored per-mock results (`scoring.results`), at most `limit` rows of them.
+
+def _sampled_history(
+    session: Session, member_id: int, rubric: Rubric, limit: int
+) -> tuple[int, list[MockScore]]:
+    """How many settled mocks the member has, and the mocks themselves, in the order they ended;
+    with more than `limit`, a sample of them evenly spread over time that keeps the first and the
+    latest (what the charts draw).
+
+    Reads the stored per-mock results (`scoring.results`): a count over the member's index
+    entries, then at most `limit` index seeks, whatever the number of mocks.
     """
-    order = (MockResult.ended_at, MockResult.interview_id)
-    numbered = (
-        select(
-            MockResult.interview_id,
-            func.row_number().over(order_by=order).label("n"),
-            func.count().over().label("total"),
+    mine = MockResult.candidate_id == member_id
+    count, first, last = session.execute(
+        select(func.count(), func.min(MockResult.ended_at), func.max(MockResult.ended_at)).where(
+            mine
         )
-        .where(MockResult.candidate_id == member_id)
-        .subquery()
-    )
-    # all of them, or every step-th from the first plus the latest: step = ⌈(total−1)/(limit−2)⌉
-    # keeps at most limit − 1 on the grid, and the latest makes `limit`
-    room = max(limit - 2, 1)
-    step = case((numbered.c.total <= limit, 1), else_=(numbered.c.total + room - 2) // room)
-    sample = select(numbered.c.interview_id).where(
-        or_(numbered.c.n == numbered.c.total, (numbered.c.n - 1) % step == 0)
-    )
+    ).one()
+    chosen: ColumnElement[bool] = mine
+    if count > limit:
+        step = (last - first) / (limit - 1)
+        picks = [  # the first mock ending at or after each of limit − 1 evenly spaced instants
+            select(
+                select(MockResult.interview_id)
+                .where(mine, MockResult.ended_at >= first + step * k)
+                .order_by(MockResult.ended_at, MockResult.interview_id)
+                .limit(1)
+                .scalar_subquery()
+            )
+            for k in range(limit - 1)
+        ]
+        latest = (
+            select(MockResult.interview_id)
+            .where(mine)
+            .order_by(MockResult.ended_at.desc(), MockResult.interview_id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        chosen = MockResult.interview_id.in_(union_all(*picks, select(latest)))
     rows = session.execute(
-        _history_query(member_id).where(MockResult.interview_id.in_(sample)).order_by(*order)
+        _history_query().where(chosen).order_by(MockResult.ended_at, MockResult.interview_id)
     )
-    return [
+    return count, [
         MockScore(
             number,
             ended_at,
@@ -127,31 +146,42 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
     return best
 
 
+Fingerprint = tuple[tuple[str, str, float, int], ...]
+
+
 def _weakness(
     session: Session, member_id: int, rubric: Rubric
-) -> tuple[dict[str, float], Criterion | None, list[str]]:
-    """Averages per criterion over settled mocks, the weakest criterion, and the families where
-    it scored lowest: two aggregate queries, whatever the number of mocks."""
-    mine = MockResult.candidate_id == member_id
-    means = session.execute(
-        select(*(func.avg(MockResult.criteria[cid].as_float()) for cid in rubric.ids)).where(mine)
-    ).one()
+) -> tuple[dict[str, float], Criterion | None, list[str], Fingerprint]:
+    """Averages per criterion over settled mocks, the weakest criterion, the families where it
+    scored lowest, and the running sums they come from (which change with any stored result).
+
+    One lookup of the member's progress totals (families × criteria rows), whatever the number
+    of mocks.
+    """
+    rows: Fingerprint = tuple(
+        (slug, criterion, float(total), int(count))
+        for slug, criterion, total, count in session.execute(
+            select(
+                Family.slug, ProgressTotal.criterion, ProgressTotal.score_sum, ProgressTotal.scored
+            )
+            .join(Family, Family.id == ProgressTotal.family_id)
+            .where(ProgressTotal.candidate_id == member_id, ProgressTotal.scored > 0)
+            .order_by(Family.slug, ProgressTotal.criterion)
+        )
+    )
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for _, criterion, total, count in rows:
+        sums[criterion][0] += total
+        sums[criterion][1] += count
     # a criterion missing from older results (an earlier rubric) is skipped, never zero
-    averages = {cid: float(m) for cid, m in zip(rubric.ids, means, strict=True) if m is not None}
+    averages = {cid: sums[cid][0] / sums[cid][1] for cid in rubric.ids if cid in sums}
     if not averages:
-        return {}, None, []
+        return {}, None, [], rows
     weakest = rubric.criterion(min(averages, key=lambda c: (averages[c], c)))
-    score = MockResult.criteria[weakest.id].as_float()
-    by_family = session.execute(
-        select(Family.slug, func.avg(score))
-        .join(Question, Question.id == MockResult.question_id)
-        .join(Family, Family.id == Question.family_id)
-        .where(mine, score.is_not(None))
-        .group_by(Family.slug)
-    ).all()
-    lowest = min(mean for _, mean in by_family)
-    families = sorted(slug for slug, mean in by_family if mean == lowest)
-    return averages, weakest, families
+    by_family = {slug: total / count for slug, c, total, count in rows if c == weakest.id}
+    lowest = min(by_family.values())
+    families = sorted(slug for slug, mean in by_family.items() if math.isclose(mean, lowest))
+    return averages, weakest, families, rows
 
 
 def weak_families(session: Session, member_id: int, rubric: Rubric) -> list[str]:
@@ -163,13 +193,8 @@ def progress(
     session: Session, member: Member, rubric: Rubric, channel_dates: dict[int, date]
 ) -> Progress:
     """Everything `/mlsd progress` shows, in a bounded number of rows whatever the history."""
-    history = mock_history(session, member.id, rubric)
-    averages, weakest, families = _weakness(session, member.id, rubric)
-    scored, latest = session.execute(
-        select(func.count(), func.max(MockResult.settled_at)).where(
-            MockResult.candidate_id == member.id
-        )
-    ).one()
+    scored, history = _sampled_history(session, member.id, rubric, MAX_HISTORY)
+    averages, weakest, families, fingerprint = _weakness(session, member.id, rubric)
     mocks_done = (
         session.scalar(
             select(func.count())
@@ -188,8 +213,8 @@ def progress(
         member.display_name,
         mocks_done,
         history,
-        int(scored),
-        latest,
+        scored,
+        fingerprint,
         averages,
         weakest,
         families,

@@ -278,7 +278,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
     if report.history:
         # drawn once per (member, latest result): a repeated /mlsd progress reuses the PNGs
         drawn = tuple((c.id, c.name) for c in rubric.criteria)
-        key = (member.id, report.name, report.scored, report.latest_settled_at, drawn)
+        key = (member.id, report.name, report.scored, report.fingerprint, drawn)
         radar, trend = charts.cached_charts(key, report.history, rubric, report.name)
         images = (
             Image(

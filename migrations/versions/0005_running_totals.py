@@ -85,6 +85,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mock_results") as batch:
         batch.create_index("ix_mock_results_candidate_ended", ["candidate_id", "ended_at"])
+    op.create_table(
+        "progress_totals",
+        sa.Column("candidate_id", sa.Integer(), nullable=False),
+        sa.Column("family_id", sa.Integer(), nullable=False),
+        sa.Column("criterion", sa.String(length=40), nullable=False),
+        sa.Column("score_sum", sa.Float(), nullable=False),
+        sa.Column("scored", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["candidate_id"],
+            ["members.id"],
+            name=op.f("fk_progress_totals_candidate_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["family_id"],
+            ["families.id"],
+            name=op.f("fk_progress_totals_family_id_families"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "candidate_id", "family_id", "criterion", name=op.f("pk_progress_totals")
+        ),
+    )
     departed = sa.text("left_at IS NOT NULL")
     with op.batch_alter_table("members") as batch:
         batch.create_index(
@@ -98,5 +121,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("members") as batch:
         batch.drop_index("ix_members_departed")
+    op.drop_table("progress_totals")
     op.drop_table("mock_results")
     op.drop_table("member_totals")
