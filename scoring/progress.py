@@ -7,11 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import Integer, Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from bank.calendar import scheduled_days_back
 from bank.models import Channel, DailyAnswer, DailyPrompt, Family, Interview, Member, Question
+from bank.orm import UTCDateTime
 from scoring.models import MockResult, ProgressTotal
 from scoring.rubric import Criterion, Rubric
 
@@ -57,6 +58,38 @@ def _history_query() -> Select[int, datetime, str, dict[str, float], float]:
     )
 
 
+def _sample_statement(limit: int) -> Select[int, datetime, str, dict[str, float], float]:
+    """The stored results first at or after each of `limit` − 1 instants :t0…, and the latest:
+    index seeks, built once (with 60 subqueries, building costs more than running)."""
+    member = bindparam("member", type_=Integer)
+    mine = MockResult.candidate_id == member
+    picks = [
+        select(
+            select(MockResult.interview_id)
+            .where(mine, MockResult.ended_at >= bindparam(f"t{k}", type_=UTCDateTime()))
+            .order_by(MockResult.ended_at, MockResult.interview_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        for k in range(limit - 1)
+    ]
+    latest = (
+        select(MockResult.interview_id)
+        .where(mine)
+        .order_by(MockResult.ended_at.desc(), MockResult.interview_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        _history_query()
+        .where(MockResult.interview_id.in_(union_all(*picks, select(latest))))
+        .order_by(MockResult.ended_at, MockResult.interview_id)
+    )
+
+
+_SAMPLE = _sample_statement(MAX_HISTORY)
+
+
 def mock_history(
     session: Session, member_id: int, rubric: Rubric, limit: int = MAX_HISTORY
 ) -> list[MockScore]:
@@ -80,30 +113,15 @@ def _sampled_history(
             mine
         )
     ).one()
-    chosen: ColumnElement[bool] = mine
-    if count > limit:
-        step = (last - first) / (limit - 1)
-        picks = [  # the first mock ending at or after each of limit − 1 evenly spaced instants
-            select(
-                select(MockResult.interview_id)
-                .where(mine, MockResult.ended_at >= first + step * k)
-                .order_by(MockResult.ended_at, MockResult.interview_id)
-                .limit(1)
-                .scalar_subquery()
-            )
-            for k in range(limit - 1)
-        ]
-        latest = (
-            select(MockResult.interview_id)
-            .where(mine)
-            .order_by(MockResult.ended_at.desc(), MockResult.interview_id.desc())
-            .limit(1)
-            .scalar_subquery()
+    if count <= limit:
+        rows = session.execute(
+            _history_query().where(mine).order_by(MockResult.ended_at, MockResult.interview_id)
         )
-        chosen = MockResult.interview_id.in_(union_all(*picks, select(latest)))
-    rows = session.execute(
-        _history_query().where(chosen).order_by(MockResult.ended_at, MockResult.interview_id)
-    )
+    else:
+        step = (last - first) / (limit - 1)
+        instants = {f"t{k}": first + step * k for k in range(limit - 1)}
+        statement = _SAMPLE if limit == MAX_HISTORY else _sample_statement(limit)
+        rows = session.execute(statement, {"member": member_id, **instants})
     return count, [
         MockScore(
             number,
