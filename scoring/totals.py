@@ -28,7 +28,7 @@ ALL = "all"
 Key = tuple[int, str, int]  # (workspace id, bucket, member id)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)  # a year of quarter hours in a few zones
 def _local_buckets(quarter_hour: datetime, timezone: str) -> tuple[str, str]:
     local = quarter_hour.astimezone(ZoneInfo(timezone))
     year, week, _ = local.isocalendar()
