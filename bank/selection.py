@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bank.models import DailyPrompt, Family, Interview, Question
@@ -115,7 +115,7 @@ def match_families(topic: str, families: Sequence[FamilyInfo]) -> list[str]:
 
 def choose_mock(
     candidates: Sequence[Candidate],
-    practised: Sequence[str],
+    practised: Sequence[str] | Mapping[str, int],
     seed: str,
     topic_families: Sequence[str] | None = None,
     tag: str | None = None,
@@ -217,11 +217,14 @@ def mock_question_for_member(
             tag = vocabulary().resolve(topic) or _norm(topic)
             if not any(tag in c.tags for c in candidates):
                 raise UnknownTopic(topic, [f.slug for f in families])
-    practised = list(
-        session.scalars(
-            select(Question.slug)
-            .join(Interview, Interview.question_id == Question.id)
-            .where(Interview.candidate_id == member_id)
+    practised = Counter(  # counted in SQL: one row per question, whatever the history
+        dict(
+            session.execute(
+                select(Question.slug, func.count())
+                .join(Interview, Interview.question_id == Question.id)
+                .where(Interview.candidate_id == member_id)
+                .group_by(Question.slug)
+            ).all()
         )
     )
     chosen = choose_mock(

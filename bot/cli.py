@@ -45,6 +45,8 @@ from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from scoring import totals
+from scoring.results import rebuild_results
 from scoring.rubric import Rubric, rubric_for
 
 app = typer.Typer(
@@ -64,6 +66,8 @@ slack_app = typer.Typer(help="Slack set-up.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 discord_app = typer.Typer(help="Discord set-up.", no_args_is_help=True)
 app.add_typer(discord_app, name="discord")
+scoring_app = typer.Typer(help="Leaderboard totals and stored results.", no_args_is_help=True)
+app.add_typer(scoring_app, name="scoring")
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
 ]
@@ -331,6 +335,17 @@ def bank_check(
     out.print(f"{count} questions in {len(loaded)} files: {len(problems)} problems")
     if problems:
         raise typer.Exit(1)
+
+
+@scoring_app.command("rebuild")
+def scoring_rebuild() -> None:
+    """Recompute the leaderboard totals from the points ledger and every stored mock result from
+    its votes (after a restore or a manual ledger edit). One transaction: readers see the old
+    totals until it commits."""
+    with _database().unit_of_work() as session:
+        rows = totals.rebuild(session)
+        results = rebuild_results(session, datetime.now(UTC))
+    out.print(f"rebuilt {rows} leaderboard totals and {results} mock results")
 
 
 def _workspace(session: Session, spec: str) -> Workspace:

@@ -14,12 +14,13 @@ from bot import closure, daily, render
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
+from scoring.totals import set_workspace_timezone
 
 ADMIN_ONLY = "only workspace admins can do that"
 
 
 def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Reply:
-    with ctx.seen(actor, place) as (_session, seen):
+    with ctx.seen(actor, place) as (session, seen):
         if not seen.is_admin:
             return Reply.error(f"{ADMIN_ONLY}: ask an admin to set the daily schedule")
         if request.at is None:
@@ -29,7 +30,8 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
             seen.channel, request.at, request.timezone, request.days, ctx.now(), request.levels
         )
         if request.timezone and seen.workspace.timezone == "UTC":
-            seen.workspace.timezone = request.timezone  # leaderboard weeks follow the team's day
+            # leaderboard weeks follow the team's day; the totals are re-bucketed in the new zone
+            set_workspace_timezone(session, seen.workspace, request.timezone)
         text = daily.describe_schedule(seen.channel)
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
