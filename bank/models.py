@@ -49,6 +49,10 @@ class Question(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("families.id"))
+    # None: the shipped, operator-owned bank; else the one workspace that added it (bank/view.py)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(2))
@@ -225,6 +229,8 @@ class InterviewParticipant(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20), default="interviewer")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # first time they took part (joined themselves, wrote in the thread): points need it
+    took_part_at: Mapped[datetime | None] = mapped_column()
 
 
 class ProcessedEvent(Base):
@@ -237,6 +243,18 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class WorkspaceRetirement(Base):
+    """A question a workspace's admins retired from chat: hidden in that workspace only."""
+
+    __tablename__ = "workspace_retirements"
+    __table_args__ = (UniqueConstraint("workspace_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

@@ -6,13 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, Interview
+from bank.scope import Scope
 from bot.clock import Clock
 from bot.community import Seen
 from bot.delivery import Courier
@@ -28,6 +29,13 @@ class Context:
     clock: Clock
     platform: str
     seed: str = "mlsd-dojo"
+    max_interviewers: int = 4
+    # the workspaces whose due work this process does: its platform's, all or some (bank/scope.py)
+    scope: Scope = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scope = Scope(self.platform)
+
     sleep: Callable[[float], None] = time.sleep  # waits between platform retries (tests: no-op)
 
     def now(self) -> datetime:
