@@ -7,9 +7,8 @@ fails validation or a near-duplicate question leaves the bank exactly as it was.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -18,8 +17,7 @@ from sqlalchemy.orm import Session
 from bank.files import BUILTIN_DIR, BankFileError, bank_paths, load_bank_file
 from bank.models import Family, Question
 from bank.schema import BankFile, QuestionSpec, Status
-
-NEAR_DUPLICATE_RATIO = 0.9
+from bank.similarity import NearDuplicates, guide_text
 
 
 class BankError(Exception):
@@ -58,18 +56,8 @@ def question_spec(question: Question) -> QuestionSpec:
     )
 
 
-def _near_duplicate(spec: QuestionSpec, others: Sequence[Question]) -> Question | None:
-    text = f"{spec.title}\n{spec.prompt}".casefold()
-    for other in others:
-        if other.slug == spec.slug:
-            continue
-        matcher = SequenceMatcher(None, text, f"{other.title}\n{other.prompt}".casefold())
-        if (
-            matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
-            and matcher.ratio() >= NEAR_DUPLICATE_RATIO
-        ):
-            return other
-    return None
+def _compared(prompt: str, guide: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    return {"prompt": prompt, "guide": guide_text(guide)}
 
 
 def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
@@ -81,6 +69,9 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
         raise BankError(f"slug used more than once across the files: {', '.join(repeated)}")
     families = {f.slug: f for f in session.scalars(select(Family))}
     existing = {q.slug: q for q in session.scalars(select(Question))}
+    index = NearDuplicates()
+    for known in existing.values():
+        index.add(known.slug, _compared(known.prompt, known.guide))
     for bank in banks:
         family = families.get(bank.family)
         if family is None:
@@ -91,11 +82,16 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
         else:
             family.name, family.aliases = bank.name, list(bank.aliases)
         for spec in bank.questions:
-            twin = _near_duplicate(spec, list(existing.values()))
-            if twin is not None:
-                report.rejected.append(f"{spec.slug}: nearly the same as existing {twin.slug!r}")
-                continue
             values = spec_fields(spec)
+            compared = _compared(spec.prompt, values["guide"])  # type: ignore[arg-type]
+            twin = index.match(spec.slug, compared)
+            if twin is not None:
+                report.rejected.append(
+                    f"{spec.slug}: nearly the same as existing {twin.key!r} "
+                    f"({twin.part}, {twin.similarity:.0%} alike)"
+                )
+                continue
+            index.add(spec.slug, compared)
             question = existing.get(spec.slug)
             if question is None:
                 question = Question(slug=spec.slug, family_id=family.id, **values)
