@@ -71,7 +71,7 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
     existing = {q.slug: q for q in session.scalars(select(Question))}
     index = NearDuplicates()
     for known in existing.values():
-        index.add(known.slug, _compared(known.prompt, known.guide))
+        index.add(known.slug, index.sketches(_compared(known.prompt, known.guide)))
     for bank in banks:
         family = families.get(bank.family)
         if family is None:
@@ -83,7 +83,7 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
             family.name, family.aliases = bank.name, list(bank.aliases)
         for spec in bank.questions:
             values = spec_fields(spec)
-            compared = _compared(spec.prompt, values["guide"])  # type: ignore[arg-type]
+            compared = index.sketches(_compared(spec.prompt, values["guide"]))  # type: ignore[arg-type]
             twin = index.match(spec.slug, compared)
             if twin is not None:
                 report.rejected.append(

@@ -13,36 +13,40 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 THRESHOLD = 0.8
 NUM_PERM = 128
 SHINGLE = 3
 _WORD = re.compile(r"\w+")
+_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)  # odd multipliers
 SCHEME = "affine32"  # 32-bit hashes (datasketch 2 schemes)
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
 
 
-def _hash(data: bytes) -> int:
-    return zlib.crc32(data)  # 32 bits, as MinHash expects; fast and stable across processes
-
-
-def shingles(text: str) -> set[bytes]:
-    """Word 3-grams of the case-folded text (a shorter text is one shingle)."""
-    words = _WORD.findall(text.casefold())
-    if len(words) < SHINGLE:
-        return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+def shingles(text: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Word 3-grams of the case-folded text as distinct 32-bit hashes (a shorter text is one
+    shingle): each word hashed once with CRC-32, the 3-grams combined in numpy."""
+    words = np.array(
+        [zlib.crc32(word.encode()) for word in _WORD.findall(text.casefold())], dtype=np.uint64
+    )
+    if len(words) >= SHINGLE:
+        grams = words[:-2] * _MIX[0] + words[1:-1] * _MIX[1] + words[2:] * _MIX[2]
+    else:
+        grams = (words * _MIX[: len(words)]).sum(keepdims=True) if len(words) else words
+    return np.unique(grams & np.uint64(0xFFFFFFFF))
 
 
 def sketch(text: str) -> LeanMinHash | None:
     """The text's MinHash, or None for a text without words (nothing to compare)."""
     grams = shingles(text)
-    if not grams:
+    if not len(grams):
         return None
-    minhash = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=_PERMUTATIONS, scheme=SCHEME)
-    minhash.update_batch(grams)
+    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_PERMUTATIONS, scheme=SCHEME)
+    minhash.update_batch(grams.tolist())
     return LeanMinHash(minhash)
 
 
@@ -61,11 +65,15 @@ class NearDuplicates:
         self._lsh = {part: MinHashLSH(threshold=threshold, num_perm=NUM_PERM) for part in parts}
         self._sketches: dict[str, dict[str, LeanMinHash]] = {part: {} for part in parts}
 
-    def match(self, key: str, texts: dict[str, str]) -> Match | None:
+    @staticmethod
+    def sketches(texts: Mapping[str, str]) -> dict[str, LeanMinHash | None]:
+        """Each part's MinHash, computed once for both `match` and `add`."""
+        return {part: sketch(text) for part, text in texts.items()}
+
+    def match(self, key: str, sketches: Mapping[str, LeanMinHash | None]) -> Match | None:
         """The most similar other question at or above the threshold, if any."""
         best: Match | None = None
-        for part, text in texts.items():
-            minhash = sketch(text)
+        for part, minhash in sketches.items():
             if minhash is None:
                 continue
             for other in self._lsh[part].query(minhash):
@@ -76,13 +84,12 @@ class NearDuplicates:
                     best = Match(other, part, similarity)
         return best
 
-    def add(self, key: str, texts: dict[str, str]) -> None:
+    def add(self, key: str, sketches: Mapping[str, LeanMinHash | None]) -> None:
         """Index (or re-index) a question's parts under its key."""
-        for part, text in texts.items():
+        for part, minhash in sketches.items():
             if key in self._sketches[part]:
                 self._lsh[part].remove(key)
                 del self._sketches[part][key]
-            minhash = sketch(text)
             if minhash is not None:
                 self._lsh[part].insert(key, minhash)
                 self._sketches[part][key] = minhash
