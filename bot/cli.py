@@ -36,6 +36,7 @@ from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from bot.ratelimit import RateLimiter, RateLimitSettings
 from scoring.rubric import Rubric, rubric_for
 
 app = typer.Typer(
@@ -74,6 +75,18 @@ def _settings() -> Settings:
         raise fail(str(exc), 2) from None
     configure_logging(settings)
     return settings
+
+
+def _limiter() -> RateLimiter:
+    """The rate limits from `DOJO_RATE_LIMIT_*`; a bad value stops start-up naming the setting."""
+    try:
+        return RateLimiter(RateLimitSettings())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "DOJO_RATE_LIMIT_" + str(first["loc"][0]).upper() if first["loc"] else "rate limit"
+        raise fail(f"configuration error: {name}: {first['msg']}", 2) from None
+    except ValueError as exc:  # an unknown storage scheme
+        raise fail(f"configuration error: DOJO_RATE_LIMIT_STORAGE: {exc}", 2) from None
 
 
 def _database(upgrade: bool = True) -> Database:
@@ -322,6 +335,7 @@ def _run_slack(settings: Settings, port: int) -> None:
     token, secret = settings.slack_bot_token, settings.slack_signing_secret
     if token is None or (secret is None and settings.slack_app_token is None):
         raise fail("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
+    limiter = _limiter()
     db = open_database(settings)
     from bot.adapters.slack import run_slack
     from bot.clock import SystemClock
@@ -329,7 +343,7 @@ def _run_slack(settings: Settings, port: int) -> None:
 
     app_token = settings.slack_app_token
     run_slack(
-        lambda chat: Dojo(db, chat, SystemClock(), platform="slack"),
+        lambda chat: Dojo(db, chat, SystemClock(), platform="slack", limiter=limiter),
         token.get_secret_value(),
         secret.get_secret_value() if secret else "",
         settings.slack_api_url,
@@ -346,13 +360,14 @@ def _discord_token(settings: Settings) -> str:
 
 def _run_discord(settings: Settings, sharded: bool) -> None:
     token = _discord_token(settings)
+    limiter = _limiter()
     db = open_database(settings)
     from bot.adapters.discord import run_discord
     from bot.clock import SystemClock
     from bot.engine import Dojo
 
     run_discord(
-        lambda chat: Dojo(db, chat, SystemClock(), platform="discord"),
+        lambda chat: Dojo(db, chat, SystemClock(), platform="discord", limiter=limiter),
         token,
         settings.discord_api_url,
         settings.discord_gateway_url,

@@ -38,6 +38,7 @@ from bot.grammar import (
 )
 from bot.mocks import MockError
 from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
+from bot.ratelimit import Kind, RateLimiter, slow_down
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
@@ -57,11 +58,36 @@ CONTROL_ACTIONS = {
 }
 
 
+# processed-event rows older than this are deleted: platforms stop retrying long before
+# (Slack within minutes, Discord interactions expire after 15 minutes)
+EVENT_RETENTION = timedelta(days=1)
+
+
+def limited_kind(request: object) -> Kind | None:
+    """Which rate limit a request counts against, if any."""
+    match request:
+        case StartMock() | Daily(post_now=True):
+            return Kind.PUBLIC
+        case Progress() | Leaderboard():
+            return Kind.CHART
+        case BankCommand(verb="export"):
+            return Kind.EXPORT
+    return None
+
+
 class Dojo:
     def __init__(
-        self, db: Database, port: ChatPort, clock: Clock, platform: str, seed: str = "mlsd-dojo"
+        self,
+        db: Database,
+        port: ChatPort,
+        clock: Clock,
+        platform: str,
+        seed: str = "mlsd-dojo",
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """`limiter`: the rate limits to apply (None: none, as in tests and benchmarks)."""
         self.ctx = Context(db, port, clock, platform, seed)
+        self.limiter = limiter
 
     @property
     def db(self) -> Database:
@@ -138,6 +164,11 @@ class Dojo:
     def _route_command(self, command: Command) -> Reply:
         request = parse(command.name, command.args)
         actor, place = command.actor, command.place
+        kind = limited_kind(request)
+        if kind is not None and self.limiter is not None:
+            wait = self.limiter.check(kind, actor.workspace_id, actor.user_id, place.channel_id)
+            if wait is not None:
+                return Reply.error(slow_down(kind, wait))
         match request:
             case Help(topic):
                 return Reply(
@@ -195,7 +226,17 @@ class Dojo:
             "reminders": mock_flow.send_reminders(self.ctx),
             "idle": mock_flow.close_idle(self.ctx),
             "results": scoring_flow.deliver_due_results(self.ctx),
+            "pruned": self.prune_events(),
         }
+
+    def prune_events(self) -> int:
+        """Delete processed-event rows past the retry window, so the table stays bounded."""
+        cutoff = self.ctx.now() - EVENT_RETENTION
+        with self.db.unit_of_work() as session:
+            result = session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def recover(self) -> dict[str, int]:
         """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,
