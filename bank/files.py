@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,11 +206,27 @@ def dump_bank_file(bank: BankFile) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def private_dir(directory: Path) -> Path:
+    """Create `directory` (and missing parents) for the owner only (0700)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file the owner alone can read (0600), whatever the umask: exports, charts and
+    databases hold members' names and scores."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    return path
+
+
 def write_bank_files(banks: Iterable[BankFile], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     written = []
     for bank in banks:
         path = directory / f"{bank.family}.yaml"
-        path.write_text(dump_bank_file(bank), encoding="utf-8")
+        write_private(path, dump_bank_file(bank).encode("utf-8"))
         written.append(path)
     return written

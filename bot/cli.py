@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -33,7 +35,7 @@ from bank.files import dump_bank_file, write_bank_files
 from bank.models import Workspace
 from bank.schema import BankFile
 from bot import migrate
-from bot.app import configure_logging, open_database
+from bot.app import configure_logging, open_database, redact
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
 from bot.ratelimit import RateLimiter, RateLimitSettings
@@ -450,3 +452,17 @@ def main() -> None:
     except BankError as exc:
         err.print(f"error: the question bank cannot be loaded:\n{exc}", markup=False)
         sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # anything else (e.g. Slack refusing the token at start): one line
+        logging.getLogger("dojo").debug("stopped by an error", exc_info=True)  # redacted
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        text = redact(f"{type(exc).__name__}: {first}".rstrip(": "), _env_secrets())
+        err.print(f"error: {text} (DOJO_LOG_LEVEL=DEBUG shows the details)", markup=False)
+        sys.exit(1)
+
+
+def _env_secrets() -> list[str]:
+    """Secret values straight from the environment: the settings may be what failed."""
+    names = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+    return [os.environ[name] for name in names if os.environ.get(name)]

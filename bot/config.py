@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -12,6 +13,7 @@ from bank.config import DatabaseSettings
 from scoring.ledger import PointsSettings
 
 Platform = Literal["console", "slack", "discord"]
+_SIGNING_SECRET = re.compile(r"[0-9a-fA-F]{16,128}")
 
 
 class Settings(DatabaseSettings, PointsSettings):
@@ -24,6 +26,28 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
+    @classmethod
+    def _well_formed_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A set but empty or mangled secret stops start-up here, naming the setting, instead of
+        starting a bot that every platform request fails against (Slack answers `invalid_auth`,
+        a bad signing secret turns every request into a 401)."""
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if not secret.strip():
+            raise ValueError("is set but empty (remove it or give the value)")
+        if any(char.isspace() for char in secret):
+            raise ValueError("contains whitespace (a line break or space pasted with it?)")
+        prefix = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}.get(info.field_name or "")
+        if prefix and not secret.startswith(prefix):
+            raise ValueError(f"does not start with {prefix!r}: is it another kind of token?")
+        if info.field_name == "slack_signing_secret" and not _SIGNING_SECRET.fullmatch(secret):
+            raise ValueError("is not a Slack signing secret (hexadecimal, from Basic Information)")
+        if info.field_name == "discord_token" and secret.lower().startswith("bot"):
+            raise ValueError("give the token alone, without the 'Bot' prefix")
+        return value
 
     @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
     @classmethod

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bank.db import Database
+from bank.files import private_dir, write_private
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from bot.port import Action, Actor, Button, Command, Message, Place, Reply, Tone
@@ -154,10 +155,8 @@ class ConsolePort:
         self.console.file.flush()  # a transcript must survive a crash of this process
 
     def _save(self, filename: str, data: bytes) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / filename
-        path.write_bytes(data)
-        return path
+        private_dir(self.out_dir)
+        return write_private(self.out_dir / Path(filename).name, data)
 
 
 class ConsoleChannel:
