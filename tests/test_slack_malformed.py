@@ -1,0 +1,89 @@
+"""Malformed and unsigned requests on `/slack/events` (issue 13): the signature is checked on
+the raw bytes before anything parses them; unsigned → 401, signed but unreadable → 400, never a
+500 and never a traceback in the log. Real HTTP requests to the real Bolt app."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from bank.db import Database
+from bank.models import ProcessedEvent
+from tests.slack_wire import SECRET
+from tests.test_slack import Slack
+from tests.test_slack import slack as slack  # the fixture, re-exported
+
+
+def send(
+    slack: Slack, body: bytes, content_type: str, *, signed: bool = True, **headers: str
+) -> int:
+    ts = str(int(time.time()))
+    all_headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts}
+    if signed:
+        base = b"v0:" + ts.encode() + b":" + body
+        digest = hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+        all_headers["X-Slack-Signature"] = f"v0={digest}"
+    all_headers.update(headers)
+    request = urllib.request.Request(
+        f"{slack.client.url}/slack/events", data=body, headers=all_headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "signed", "headers", "status"),
+    [
+        (b"\xff\xfe garbage \x00", "application/octet-stream", False, {}, 401),
+        (b"payload=%7B%7D", FORM, False, {"X-Slack-Signature": "v0=zz"}, 401),
+        (b"payload=%7B%7D", FORM, False, {"X-Slack-Request-Timestamp": "soon"}, 401),
+        (b"\xff\xfe not utf-8", FORM, True, {}, 401),  # cannot be verified: refused as unsigned
+        (b"payload=%7Bnot json", FORM, True, {}, 400),
+        (b'{"type": "event_callback", "event": ', JSON, True, {}, 400),
+        (b"[1, 2, 3]", JSON, True, {}, 400),
+        (b'"just a string"', JSON, True, {}, 400),
+        (b"payload=%5B%5D", FORM, True, {}, 400),
+    ],
+)
+def test_malformed_requests_are_refused_without_a_traceback(
+    slack: Slack,
+    bank_db: Database,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str,
+    signed: bool,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert send(slack, body, content_type, signed=signed, **headers) == status
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    with bank_db.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 0
+
+
+def test_oversized_body_is_refused(slack: Slack, caplog: pytest.LogCaptureFixture) -> None:
+    body = b"payload=" + b"x" * (2 * 1024 * 1024)
+    assert send(slack, body, FORM) == 413
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_well_formed_requests_still_work(slack: Slack) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "abc"}).encode()
+    assert send(slack, body, JSON) == 200
