@@ -10,44 +10,50 @@ near-duplicate too, and so is a lightly reworded prompt. Similarity is the Jacca
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 THRESHOLD = 0.8
 NUM_PERM = 128
 SHINGLE = 3
 _WORD = re.compile(r"\w+")
-_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)  # odd multipliers
+_WIDTH = 16
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+_CHAR_MIX = np.random.default_rng(13).integers(1, 2**63, _WIDTH, dtype=np.uint64) | np.uint64(1)
 SCHEME = "affine32"  # 32-bit hashes (datasketch 2 schemes)
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+_EMPTY = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, hashfunc=int)
 
 
 def shingles(text: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """Word 3-grams of the case-folded text as distinct 32-bit hashes (a shorter text is one
-    shingle): each word hashed once with CRC-32, the 3-grams combined in numpy."""
-    words = np.array(
-        [zlib.crc32(word.encode()) for word in _WORD.findall(text.casefold())], dtype=np.uint64
-    )
+    shingle). Hashing is vectorised: words become fixed-width code-point rows (the first 16
+    characters count), mixed with fixed odd multipliers, then combined into 3-grams."""
+    found = _WORD.findall(text.casefold())
+    if not found:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.array(found, dtype=f"U{_WIDTH}").view(np.uint32).reshape(len(found), _WIDTH)
+    words = (codes.astype(np.uint64) * _CHAR_MIX).sum(axis=1, dtype=np.uint64)
+    words ^= words >> np.uint64(31)
     if len(words) >= SHINGLE:
         grams = words[:-2] * _MIX[0] + words[1:-1] * _MIX[1] + words[2:] * _MIX[2]
     else:
-        grams = (words * _MIX[: len(words)]).sum(keepdims=True) if len(words) else words
+        grams = (words * _MIX[: len(words)]).sum(keepdims=True, dtype=np.uint64)
+    grams ^= grams >> np.uint64(32)
     return np.unique(grams & np.uint64(0xFFFFFFFF))
 
 
-def sketch(text: str) -> LeanMinHash | None:
+def sketch(text: str) -> MinHash | None:
     """The text's MinHash, or None for a text without words (nothing to compare)."""
     grams = shingles(text)
     if not len(grams):
         return None
-    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_PERMUTATIONS, scheme=SCHEME)
+    minhash = _EMPTY.copy()  # datasketch's own bulk pattern: no per-sketch set-up
     minhash.update_batch(grams.tolist())
-    return LeanMinHash(minhash)
+    return minhash
 
 
 @dataclass(frozen=True)
@@ -63,14 +69,14 @@ class NearDuplicates:
     def __init__(self, parts: Sequence[str] = ("prompt", "guide"), threshold: float = THRESHOLD):
         self.threshold = threshold
         self._lsh = {part: MinHashLSH(threshold=threshold, num_perm=NUM_PERM) for part in parts}
-        self._sketches: dict[str, dict[str, LeanMinHash]] = {part: {} for part in parts}
+        self._sketches: dict[str, dict[str, MinHash]] = {part: {} for part in parts}
 
     @staticmethod
-    def sketches(texts: Mapping[str, str]) -> dict[str, LeanMinHash | None]:
+    def sketches(texts: Mapping[str, str]) -> dict[str, MinHash | None]:
         """Each part's MinHash, computed once for both `match` and `add`."""
         return {part: sketch(text) for part, text in texts.items()}
 
-    def match(self, key: str, sketches: Mapping[str, LeanMinHash | None]) -> Match | None:
+    def match(self, key: str, sketches: Mapping[str, MinHash | None]) -> Match | None:
         """The most similar other question at or above the threshold, if any."""
         best: Match | None = None
         for part, minhash in sketches.items():
@@ -84,7 +90,7 @@ class NearDuplicates:
                     best = Match(other, part, similarity)
         return best
 
-    def add(self, key: str, sketches: Mapping[str, LeanMinHash | None]) -> None:
+    def add(self, key: str, sketches: Mapping[str, MinHash | None]) -> None:
         """Index (or re-index) a question's parts under its key."""
         for part, minhash in sketches.items():
             if key in self._sketches[part]:
