@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from bank.db import Database
 from bot.adapters import blockkit, discord_render
 from bot.adapters.console import ConsolePort, escape_terminal
 from bot.adapters.discord import _send_kwargs
@@ -157,3 +158,27 @@ def test_slack_hostile_display_name_reaches_public_posts_escaped(slack: Slack) -
         text = all_text(params)
         assert "<!channel>" not in text and "<https://" not in text
     assert any("&lt;!channel&gt;" in all_text(p) for p in posts)
+
+
+def test_discord_hostile_display_name_pings_nobody(bank_db: Database) -> None:
+    """The real discord.py client against the fake: the mock's public root names the member
+    escaped, and the request itself says that nobody may be pinged."""
+    from bot.clock import ManualClock
+    from tests.fake_discord import pointed_at_fake
+    from tests.test_discord import START, TOKEN, Running, answer, text_of
+
+    with pointed_at_fake(TOKEN) as fake:
+        evil = fake.add_user("evil")
+        evil["global_name"] = "@everyone [docs](https://evil.example) <@&1>"
+        running = Running(bank_db, ManualClock(start=START))
+        try:
+            mark = fake.mark()
+            answer(fake, fake.slash_command("mlsd", "mock", {"topic": "recsys"}, user=evil))
+            root = fake.wait_call("POST", f"/channels/{fake.channel_id}/messages", after=mark)
+            shown = text_of(root.body)
+            assert "@\u200beveryone" in shown and "@everyone" not in shown
+            assert "\\[docs](https://evil.example)" in shown and "\\<@&1>" in shown
+            assert "(`/mlsd join` to interview)" in shown  # our own markup stays markup
+            assert root.body["allowed_mentions"] == {"parse": []}
+        finally:
+            running.close()
