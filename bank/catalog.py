@@ -83,6 +83,14 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
             family.name, family.aliases = bank.name, list(bank.aliases)
         for spec in bank.questions:
             values = spec_fields(spec)
+            question = existing.get(spec.slug)
+            if (
+                question is not None
+                and question.family_id == family.id
+                and all(getattr(question, k) == v for k, v in values.items())
+            ):
+                report.unchanged.append(spec.slug)  # checked when it was first imported
+                continue
             compared = index.sketches(_compared(spec.prompt, values["guide"]))  # type: ignore[arg-type]
             twin = index.match(spec.slug, compared)
             if twin is not None:
@@ -92,16 +100,11 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
                 )
                 continue
             index.add(spec.slug, compared)
-            question = existing.get(spec.slug)
             if question is None:
                 question = Question(slug=spec.slug, family_id=family.id, **values)
                 session.add(question)
                 existing[spec.slug] = question
                 report.added.append(spec.slug)
-            elif question.family_id == family.id and all(
-                getattr(question, k) == v for k, v in values.items()
-            ):
-                report.unchanged.append(spec.slug)
             else:
                 question.family_id = family.id
                 for key, value in values.items():
