@@ -281,6 +281,34 @@ def build(
     return SlackBot(dojo_factory(SlackPort(client)), client, signing_secret, token_verification)
 
 
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "event": (dict,),
+    "view": (dict,),
+    "actions": (list,),
+    "user": (dict, str),
+    "team": (dict, str),
+    "channel": (dict, str),
+    "container": (dict,),
+    "enterprise": (dict, str, type(None)),
+}
+
+
+def plausible_shape(body: Any) -> bool:
+    """The fields Bolt routes on have the types Slack's payloads give them, so a signed but odd
+    body is refused with 400 instead of failing inside Bolt with a 500."""
+    if not isinstance(body, dict):
+        return False
+    for key, types in _SHAPES.items():
+        if key in body and not isinstance(body[key], types):
+            return False
+    event = body.get("event")
+    if isinstance(event, dict) and not isinstance(event.get("type", ""), str):
+        return False
+    actions = body.get("actions", [])
+    return all(isinstance(action, dict) for action in actions)
+
+
 def signed_by_slack(verifier: SignatureVerifier, raw: bytes, headers: Any) -> bool:
     """Slack's request signature (HMAC-SHA256 over `v0:timestamp:body`, five-minute window),
     checked on the raw bytes before anything parses them; a garbled header is just unsigned."""
@@ -307,8 +335,8 @@ def http_app(bot: SlackBot) -> web.Application:
                 query=request.query_string,
                 headers={k: v for k, v in request.headers.items()},
             )
-            if not isinstance(bolt_request.body, dict):
-                raise ValueError("the body is not an object")
+            if not plausible_shape(bolt_request.body):
+                raise ValueError("the body does not have the shape Slack sends")
             response = await asyncio.to_thread(bot.app.dispatch, bolt_request)
         except Exception as exc:  # a signed body Bolt cannot read: refused, one log line
             log.warning("malformed Slack request refused (%s: %s)", type(exc).__name__, exc)
