@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
@@ -13,7 +12,6 @@ from bank.config import DatabaseSettings
 from scoring.ledger import PointsSettings
 
 Platform = Literal["console", "slack", "discord"]
-_SIGNING_SECRET = re.compile(r"[0-9a-fA-F]{16,128}")
 
 
 class Settings(DatabaseSettings, PointsSettings):
@@ -43,8 +41,6 @@ class Settings(DatabaseSettings, PointsSettings):
         prefix = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}.get(info.field_name or "")
         if prefix and not secret.startswith(prefix):
             raise ValueError(f"does not start with {prefix!r}: is it another kind of token?")
-        if info.field_name == "slack_signing_secret" and not _SIGNING_SECRET.fullmatch(secret):
-            raise ValueError("is not a Slack signing secret (hexadecimal, from Basic Information)")
         if info.field_name == "discord_token" and secret.lower().startswith("bot"):
             raise ValueError("give the token alone, without the 'Bot' prefix")
         return value

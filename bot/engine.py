@@ -219,15 +219,17 @@ class Dojo:
     # -- due work (the scheduler calls this) ---------------------------------------------------
 
     def run_due(self) -> dict[str, int]:
-        """Everything due now: daily prompts, phase reminders, idle mocks, vote results."""
-        return {
+        """Everything due now: daily prompts, phase reminders, idle mocks, vote results; then
+        old processed-event rows are pruned (housekeeping, not counted)."""
+        done = {
             "reposted": daily_flow.repost_unconfirmed(self.ctx, grace=REPOST_GRACE),
             "daily": daily_flow.post_due(self.ctx),
             "reminders": mock_flow.send_reminders(self.ctx),
             "idle": mock_flow.close_idle(self.ctx),
             "results": scoring_flow.deliver_due_results(self.ctx),
-            "pruned": self.prune_events(),
         }
+        self.prune_events()
+        return done
 
     def prune_events(self) -> int:
         """Delete processed-event rows past the retry window, so the table stays bounded."""

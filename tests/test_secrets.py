@@ -66,7 +66,7 @@ def test_token_shapes_are_redacted_even_when_not_configured() -> None:
     ("name", "value", "reason"),
     [
         ("SLACK_SIGNING_SECRET", "", "empty"),
-        ("SLACK_SIGNING_SECRET", "not-hex-at-all", "not a Slack signing secret"),
+        ("SLACK_SIGNING_SECRET", "abc def", "whitespace"),
         ("SLACK_BOT_TOKEN", " ", "empty"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token-123", "does not start with 'xoxb-'"),
         ("SLACK_BOT_TOKEN", "xoxb-123\n", "whitespace"),
