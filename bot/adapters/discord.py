@@ -22,6 +22,7 @@ from discord import app_commands
 
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
+    NO_PINGS,
     Part,
     clip,
     custom_id,
@@ -233,6 +234,7 @@ class DojoDiscord(discord.AutoShardedClient):
         # GUILD_MEMBER_REMOVE/ADD come only with the privileged Server Members intent, which must
         # also be switched on in the Developer Portal (DISCORD_MEMBERS_INTENT)
         intents.members = members_intent
+        options.setdefault("allowed_mentions", NO_PINGS)  # a feature that pings must ask for it
         super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
@@ -455,7 +457,9 @@ class DojoDiscord(discord.AutoShardedClient):
         assert isinstance(channel, discord.abc.Messageable)
         part = message_parts(message)[-1]
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
-        await partial.edit(embeds=part.embeds, view=view_for(part.buttons))
+        await partial.edit(
+            embeds=part.embeds, view=view_for(part.buttons), allowed_mentions=NO_PINGS
+        )
 
     async def direct_message(self, user_id: int, message: Message) -> None:
         user = self.get_user(user_id) or await self.fetch_user(user_id)
@@ -484,7 +488,7 @@ class DojoDiscord(discord.AutoShardedClient):
 
 
 def _send_kwargs(part: Part) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"embeds": part.embeds}
+    kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_PINGS}
     view = view_for(part.buttons)
     if view is not None:
         kwargs["view"] = view
