@@ -25,6 +25,7 @@ from discord import app_commands
 from bot import drafts
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
+    NO_PINGS,
     Part,
     clip,
     custom_id,
@@ -268,6 +269,7 @@ class DojoDiscord(discord.AutoShardedClient):
         # GUILD_MEMBER_REMOVE/ADD come only with the privileged Server Members intent, which must
         # also be switched on in the Developer Portal (DISCORD_MEMBERS_INTENT)
         intents.members = members_intent
+        options.setdefault("allowed_mentions", NO_PINGS)  # a feature that pings must ask for it
         super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
@@ -529,7 +531,10 @@ class DojoDiscord(discord.AutoShardedClient):
         part = message_parts(message)[-1]
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         edited, outcome = await attempt_async(
-            partial.edit(embeds=part.embeds, view=view_for(part.buttons)), "edit message"
+            partial.edit(
+                embeds=part.embeds, view=view_for(part.buttons), allowed_mentions=NO_PINGS
+            ),
+            "edit message",
         )
         return Delivered(str(message_id)) if edited is not None else outcome
 
@@ -573,7 +578,7 @@ class DojoDiscord(discord.AutoShardedClient):
 
 
 def _send_kwargs(part: Part, nonce: str | None = None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"embeds": part.embeds}
+    kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_PINGS}
     if nonce is not None:  # discord.py sends enforce_nonce with it
         kwargs["nonce"] = nonce
     view = view_for(part.buttons)
