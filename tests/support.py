@@ -112,7 +112,8 @@ def largest_core_messages() -> list[Message]:
         key=lambda q: len(q.model_dump_json()),
     )
     question: Any = SimpleNamespace(
-        **longest.model_dump(mode="json"), family=SimpleNamespace(name="Recommendation systems")
+        **longest.model_dump(mode="json", by_alias=True),
+        family=SimpleNamespace(name="Recommendation systems"),
     )
     comments = [
         Ballot(str(i), dict.fromkeys(DEFAULT_RUBRIC.ids, 1 + i % 4), "hire", "c" * 2000)

@@ -12,7 +12,7 @@ from bank.catalog import import_banks
 from bank.db import Database
 from scoring.models import Vote
 from tests.fake_discord import FakeDiscord
-from tests.test_anchors_bank import v2_banks
+from tests.test_anchors_bank import V2_SLUG, v2_banks
 from tests.test_discord import Running, answer, buttons, check_limits, newest_with, text_of
 from tests.test_discord import fake as fake  # the fixture
 from tests.test_slack import (
@@ -50,7 +50,7 @@ def test_slack_modal_shows_the_anchors(slack: Slack, bank_db: Database) -> None:
     with_v2(bank_db)
     fake, client = slack.fake, slack.client
     mark = fake.mark()
-    ok(client.command("UALICE", "mock churn <@UBOB|bob>"))
+    ok(client.command("UALICE", f"mock {V2_SLUG} <@UBOB|bob>"))
     fake.wait_for(lambda: any(p["channel"] == "DUBOB" for p in slack.posts(mark)))
     root = slack.posts(mark)[0]
     ok(client.command("UALICE", "end #1"))
@@ -107,7 +107,7 @@ def test_discord_modal_pages_show_the_anchors(fake: FakeDiscord, bank_db: Databa
         started = answer(
             fake,
             fake.slash_command(
-                "mlsd", "mock", {"topic": "churn", "interviewer": fake.bob["id"]}, user=fake.alice
+                "mlsd", "mock", {"topic": V2_SLUG, "interviewer": fake.bob["id"]}, user=fake.alice
             ),
         )
         assert "Mock #1 started" in text_of(started)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bank.catalog import bank_stats, get_question
+from bank.catalog import bank_stats
 from bank.db import Database
-from bank.models import DailyAnswer, Member
+from bank.models import DailyAnswer, Member, Question
 from bot.adapters import blockkit
 from bot.adapters.slack import SlackBot, build, http_app
 from bot.adapters.slack_manifest import METHOD_SCOPES, bot_scopes, manifest
@@ -423,10 +423,12 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
     assert "1 added" in added and "fraud-gift-cards is marked incomplete" in added
     assert "missing level_bar, kit, reference_design, annotated follow_ups" in added
     with bank_db.unit_of_work() as session:
-        stored = get_question(session, "fraud-gift-cards")
+        # added from chat: in this workspace's own layer, not the shared bank
+        stored = session.scalars(select(Question).where(Question.slug == "fraud-gift-cards")).one()
+        assert stored.workspace_id is not None
         assert stored.anchors is not None and stored.anchors["ml_depth"]["4"] == "quantifies it"
         assert stored.red_flags == ["Ignores chargeback delay", "Blocks every new card"]
-        assert "fraud-gift-cards" in bank_stats(session).incomplete
+        assert "fraud-gift-cards" in bank_stats(session, stored.workspace_id).incomplete
     mark = fake.mark()
     ok(client.command("UALICE", "bank add"))  # not an admin
     fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))
