@@ -523,6 +523,9 @@ def test_the_candidate_sees_only_the_prompt_of_their_running_mock(world: World) 
     assert any(name.startswith("Clarify") for name, _ in theirs.fields)
     other = world.command(a, a.alice, "bank show fraud-card-checkout").message
     assert other.fields  # another question: the whole guide
+    export = world.command(a, a.alice, "bank export").message  # nor through an export
+    assert f"{SLUG} is left out" in export.text and export.files
+    assert not any(f"slug: {SLUG}\n" in f.content for f in export.files)
     world.command(a, a.alice, f"end #{number}")
     assert world.command(a, a.alice, f"bank show {SLUG}").message.fields
 

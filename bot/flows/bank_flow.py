@@ -131,11 +131,28 @@ def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Re
                 )
             )
         if request.verb == "export":
+            # guides stay with interviewers: a candidate's export leaves out their mock's question
+            running = mocks.running_mock_of(session, seen.member)
+            held = session.get(Question, running.question_id) if running is not None else None
+            banks = [
+                bank.model_copy(
+                    update={"questions": [q for q in bank.questions if q.slug != held.slug]}
+                )
+                if held is not None
+                else bank
+                for bank in catalog.export_banks(session, here)
+            ]
             files = tuple(
                 Attachment(f"{bank.family}.yaml", dump_bank_file(bank))
-                for bank in catalog.export_banks(session, here)
+                for bank in banks
+                if bank.questions
             )
-            return Reply(Message(f"{len(files)} bank files attached.", files=files))
+            note = (
+                f" {held.slug} is left out while you are the candidate of a mock on it."
+                if held is not None
+                else ""
+            )
+            return Reply(Message(f"{len(files)} bank files attached.{note}", files=files))
     if request.verb == "add":
         return Reply(Message("Fill in the question.", form=add_form()))
     return Reply(Message("Paste a bank file.", form=import_form()))
