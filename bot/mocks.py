@@ -52,6 +52,17 @@ def running_mock_of(session: Session, member: Member) -> Interview | None:
     ).first()
 
 
+def _guard_kit(session: Session, member: Member, question_id: int, who: str) -> None:
+    """The kit of a question stays away from its candidates: someone who is the candidate of a
+    running mock on this question cannot interview on it elsewhere (MockError)."""
+    running = running_mock_of(session, member)
+    if running is not None and running.question_id == question_id:
+        raise MockError(
+            f"{who} the candidate of a running mock on this question, so cannot interview on "
+            "it until that mock ends"
+        )
+
+
 def start_mock(
     session: Session,
     workspace: Workspace,
@@ -69,6 +80,9 @@ def start_mock(
     )
     if running_mock_of(session, candidate) is not None:
         raise MockError("you already have a mock running: end it before starting another")
+    for member in interviewers:
+        if member.id != candidate.id:
+            _guard_kit(session, member, question.id, f"{member.display_name} is")
     allocate = (
         update(Workspace)
         .where(Workspace.id == workspace.id)
@@ -179,6 +193,7 @@ def join(session: Session, interview: Interview, member: Member, now: datetime) 
     require_live(interview)
     if member.id == interview.candidate_id:
         raise MockError("you are the candidate of this mock")
+    _guard_kit(session, member, interview.question_id, "you are")
     if any(m.id == member.id for m in interviewers(session, interview)):
         return False
     session.add(

@@ -530,6 +530,23 @@ def test_the_candidate_sees_only_the_prompt_of_their_running_mock(world: World) 
     assert world.command(a, a.alice, f"bank show {SLUG}").message.fields
 
 
+def test_a_candidate_cannot_interview_on_their_own_running_question(world: World) -> None:
+    """Nor get its kit another way: named on a second mock of it, or joining one."""
+    a = SLACK_A
+    number, _ = world.start_mock(a)  # alice is the candidate of SLUG
+    named = world.command(
+        a, a.bob, f"mock {SLUG} <@{a.alice}>", mentions=(ResolvedUser(a.alice, "Alice"),)
+    )
+    assert named.message.tone is Tone.ERROR and "candidate of a running mock" in named.message.text
+    solo = world.command(a, a.admin, f"mock {SLUG}")
+    assert solo.message.tone is Tone.SUCCESS
+    second = solo.message.text.split("#")[1].split()[0].strip(".:")
+    joined = world.command(a, a.alice, f"join #{second}").message
+    assert joined.tone is Tone.ERROR and "candidate of a running mock" in joined.text
+    world.command(a, a.alice, f"end #{number}")
+    assert world.command(a, a.alice, f"join #{second}").message.tone is not Tone.ERROR
+
+
 def test_people_who_left_disappear_from_leaderboards(world: World) -> None:
     a = SLACK_A
     world.command(a, a.alice, "leaderboard")
