@@ -126,3 +126,21 @@ def test_scripts_run_in_process_on_both_databases(
     else:
         assert out.count("dojo: Daily question:") == 3
         assert "streak 3" in out
+
+
+def test_echoed_input_shows_control_characters_instead_of_sending_them(tmp_path: Path) -> None:
+    """What a user typed is echoed (and named in "no such button" answers) with its control
+    characters made visible: nobody can recolour or reverse the operator's terminal."""
+    script = "alice: /mlsd help\nalice: [\x1b[31mred]\nalice #9\u202e: hi\n"
+    result = subprocess.run(
+        [*DOJO_COMMAND, "run", "--platform", "console"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'dojo.db'}", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\x1b[31mred" in result.stdout

@@ -277,7 +277,7 @@ class ConsoleChannel:
         if not line or line.startswith("#"):
             return
         if self.echo:
-            self.port.console.print(f"[dim]{escape(line)}[/]")
+            self.port.console.print(f"[dim]{terminal(line)}[/]")
         clock = _CLOCK.match(line)
         if clock:
             unit = _UNITS[clock.group("unit")]
@@ -318,14 +318,14 @@ class ConsoleChannel:
             else None
         )
         if found is None:
-            self.port.console.print(f"[red]?[/] there is no thread #{escape(thread)} yet")
+            self.port.console.print(f"[red]?[/] there is no thread #{terminal(thread)} yet")
             return None
         return Place(CHANNEL, found)
 
     def _press(self, actor: Actor, label: str, event_id: str) -> None:
         found = self.port.find_button(label)
         if found is None:
-            self.port.console.print(f"[red]?[/] no message has a [{escape(label)}] button")
+            self.port.console.print(f"[red]?[/] no message has a [{terminal(label)}] button")
             return
         posted, button = found
         place = posted.place if posted.place.thread_id else Place(CHANNEL, posted.message_id)
