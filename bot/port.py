@@ -140,6 +140,9 @@ class Message:
     images: tuple[Image, ...] = ()
     files: tuple[Attachment, ...] = ()
     tone: Tone = Tone.INFO
+    # groups to notify (a Discord role id, a Slack user group id): adapters let these ping and
+    # nothing else
+    mentions: tuple[str, ...] = ()
 
 
 MAX_ERROR = 1000

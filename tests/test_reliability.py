@@ -219,7 +219,16 @@ def test_database_outage_gives_try_again_and_the_scheduler_recovers(tmp_path: Pa
         harness.clock.advance(timedelta(minutes=7))
         assert ticker.tick() is None  # due work fails quietly while the database is away
         cluster.start()
-        assert ticker.tick() == {"reposted": 0, "daily": 0, "reminders": 1, "idle": 0, "results": 0}
+        assert ticker.tick() == {
+            "reposted": 0,
+            "daily": 0,
+            "reminders": 1,
+            "idle": 0,
+            "results": 0,
+            "pairs_expired": 0,
+            "bookings": 0,
+            "digests": 0,
+        }
         reply = harness.command("bob", "next #1")
         assert reply is not None and "Architecture has begun" in reply.message.text
         with db.unit_of_work() as session:

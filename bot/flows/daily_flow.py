@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
-from bot import daily, render
+from bot import daily, pings, render
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
@@ -19,7 +20,7 @@ ADMIN_ONLY = "only workspace admins can do that"
 
 
 def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Reply:
-    with ctx.seen(actor, place) as (_session, seen):
+    with ctx.seen(actor, place) as (session, seen):
         if not seen.is_admin:
             return Reply.error(f"{ADMIN_ONLY}: ask an admin to set the daily schedule")
         if request.at is None:
@@ -28,16 +29,20 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
         daily.set_schedule(
             seen.channel, request.at, request.timezone, request.days, ctx.now(), request.levels
         )
+        if request.ping is not None:
+            pings.set_group(session, seen.channel.id, request.ping)
+        ping = pings.group_of(session, seen.channel.id)
         if request.timezone and seen.workspace.timezone == "UTC":
             seen.workspace.timezone = request.timezone  # leaderboard weeks follow the team's day
         text = daily.describe_schedule(seen.channel)
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
         zone = seen.channel.timezone
+    mention = f" Each one mentions group {ping}." if ping else ""
     return Reply(
         Message(
             f"Scheduled: {text}. Next one: {first.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} "
-            f"{zone}.",
+            f"{zone}.{mention}",
             tone=Tone.SUCCESS,
         ),
         private=False,
@@ -69,6 +74,10 @@ def show_or_post(ctx: Context, request: Daily, actor: Actor, place: Place) -> Re
 
 def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> None:
     message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
+    with ctx.db.unit_of_work() as session:
+        group = pings.group_of(session, session.get_one(DailyPrompt, claimed.prompt_id).channel_id)
+    if group:
+        message = dataclasses.replace(message, mentions=(group,))
     thread = ctx.port.start_thread(claimed.channel_external_id, message)
     with ctx.db.unit_of_work() as session:
         daily.mark_posted(session, claimed.prompt_id, thread, ctx.now())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bank.calendar import local_date
 from bank.models import Channel, DailyAnswer, DailyPrompt, Interview, Member, Workspace
 from bank.selection import UnknownTopic, mock_question_for_member
-from bot import mocks
+from bot import bookings, mocks
 from bot.community import member_for
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
@@ -253,6 +253,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         )
         rubric = rubric_for(seen.workspace.rubric)
         report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
+        missed = bookings.no_show_count(session, member.id)
         try:
             suggestion = mock_question_for_member(
                 session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
@@ -264,6 +265,8 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         ("Mocks done", str(report.mocks_done)),
         ("Daily answers", f"{report.daily_answers} (streak {report.streak})"),
     ]
+    if missed:
+        fields.append(("No-shows", f"{missed} booked mock(s) missed"))
     for criterion in rubric.criteria:
         if criterion.id in report.averages:
             fields.append((criterion.name, f"{report.averages[criterion.id]:.2f}"))
