@@ -51,8 +51,16 @@ def _sections(text: str) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c]
 
 
+def group_mentions(message: Message) -> str:
+    """Slack's user group mention syntax (`<!subteam^ID>`) for the groups a message names; only
+    well-formed ids, so nothing typed can become `<!channel>` or another group."""
+    return " ".join(f"<!subteam^{g}>" for g in message.mentions if g.isalnum() and g.isupper())
+
+
 def message_blocks(message: Message) -> list[Block]:
     blocks: list[Block] = []
+    if pings := group_mentions(message):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": pings}})
     if message.title:
         blocks.append({"type": "header", "text": plain(message.title, MAX_HEADER_TEXT)})
     blocks.extend(_sections(message.text))
@@ -90,6 +98,8 @@ def message_blocks(message: Message) -> list[Block]:
 def fallback_text(message: Message) -> str:
     """The notification text Slack shows where blocks cannot be rendered."""
     head = f"{message.title}: " if message.title else ""
+    pings = group_mentions(message)
+    head = f"{pings} {head}" if pings else head
     return clip(head + message.text, MAX_FALLBACK_TEXT) or "mlsd-dojo"
 
 

@@ -21,6 +21,7 @@ import yarl
 from discord import app_commands
 
 from bank.models import Family, Question
+from bot.adapters.discord_partners import add_partner_commands
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
     Part,
@@ -50,6 +51,7 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 T = TypeVar("T")
+NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def point_at(api_url: str | None, gateway_url: str | None) -> None:
@@ -397,7 +399,15 @@ class DojoDiscord(discord.AutoShardedClient):
 
 
 def _send_kwargs(part: Part) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"embeds": part.embeds}
+    """Embeds never ping; a message that names groups mentions exactly those roles (and no user,
+    @everyone or other role), everything else mentions nobody."""
+    kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_MENTIONS}
+    roles = [discord.Object(int(group)) for group in part.mentions if group.isdigit()]
+    if roles:
+        kwargs["content"] = " ".join(f"<@&{role.id}>" for role in roles)
+        kwargs["allowed_mentions"] = discord.AllowedMentions(
+            everyone=False, users=False, roles=roles, replied_user=False
+        )
     view = view_for(part.buttons)
     if view is not None:
         kwargs["view"] = view
@@ -441,15 +451,22 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
 
     @group.command(name="schedule", description=_describe("schedule"))
     @app_commands.describe(
-        time="HH:MM, or off", timezone="e.g. Europe/Berlin", days="e.g. mon-fri, daily"
+        time="HH:MM, or off",
+        timezone="e.g. Europe/Berlin",
+        days="e.g. mon-fri, daily",
+        ping="a role the daily post mentions",
+        no_ping="stop mentioning a role",
     )
     async def schedule(
         interaction: discord.Interaction[Any],
         time: str,
         timezone: str | None = None,
         days: str | None = None,
+        ping: discord.Role | None = None,
+        no_ping: bool = False,
     ) -> None:
-        await bot.on_command(interaction, "schedule", [time, timezone, days])
+        mention = f"ping <@&{ping.id}>" if ping else "ping off" if no_ping else None
+        await bot.on_command(interaction, "schedule", [time, timezone, days, mention])
 
     @group.command(name="mock", description=_describe("mock"))
     @app_commands.autocomplete(topic=topics)
@@ -514,7 +531,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     @app_commands.choices(
         action=[
             app_commands.Choice(name=v, value=v)
-            for v in ("list", "show", "add", "import", "export", "retire", "stats")
+            for v in ("list", "show", "add", "import", "export", "retire", "stats", "review")
         ]
     )
     @app_commands.autocomplete(argument=topics)
@@ -525,6 +542,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     ) -> None:
         await bot.on_command(interaction, "bank", [action.value, argument])
 
+    add_partner_commands(group, bot, topics)
     return group
 
 
