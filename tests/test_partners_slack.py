@@ -70,7 +70,7 @@ def button(params: dict[str, Any], label: str) -> dict[str, Any]:
     for block in params.get("blocks", []):
         for element in block.get("elements", []) if block["type"] == "actions" else []:
             if element["text"]["text"] == label:
-                return element
+                return dict(element)
     raise AssertionError(f"no [{label}] in {params}")
 
 
@@ -89,15 +89,19 @@ def test_pairing_alternates_roles_over_the_wire(wire: Slack, bank_db: Database) 
     fake, client = wire.fake, wire.client
     for number, candidate in ((1, "UALICE"), (2, "UBOB"), (3, "UALICE")):
         mark = fake.mark()
+
+        def told(user: str, text: str, since: int = mark) -> bool:
+            return said(wire, since, user, text)
+
         ok(client.command("UALICE", "pair recsys now"))
-        fake.wait_for(lambda m=mark: said(wire, m, "UALICE", "You are in the pairing queue"))
+        fake.wait_for(lambda: told("UALICE", "You are in the pairing queue"))
         ok(client.command("UBOB", "pair"))
-        fake.wait_for(lambda m=mark: said(wire, m, "UBOB", "Matched with alice"))
-        fake.wait_for(lambda m=mark: said(wire, m, "UALICE", "Matched with bob"))
-        fake.wait_for(lambda n=number: len(candidates(bank_db)) == n)
+        fake.wait_for(lambda: told("UBOB", "Matched with alice"))
+        fake.wait_for(lambda: told("UALICE", "Matched with bob"))
+        assert len(candidates(bank_db)) == number
         mark = fake.mark()
         ok(client.command(candidate, f"end #{number}"))
-        fake.wait_for(lambda m=mark, c=candidate: said(wire, m, c, "ended"))
+        fake.wait_for(lambda: said(wire, mark, candidate, "ended"))  # noqa: B023
     assert candidates(bank_db) == ["UALICE", "UBOB", "UALICE"]
 
 
