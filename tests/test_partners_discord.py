@@ -87,8 +87,14 @@ def test_pairing_and_booking_over_the_wire(fake: FakeDiscord, bank_db: Database)
             matched = fake.slash_command("mlsd", "pair", {}, user=fake.bob)
             first = answer(fake, matched)
             assert first["type"] == 5 or first["data"]["flags"] & EPHEMERAL
-            fake.wait_for(lambda n=number: len(candidates(bank_db)) == n)
-            fake.wait_for(lambda m=mark: direct_messages(fake, m, "Matched with") >= 1)
+
+            def settled(expected: int = number, since: int = mark) -> bool:
+                return (
+                    len(candidates(bank_db)) == expected
+                    and direct_messages(fake, since, "Matched with") >= 1
+                )
+
+            fake.wait_for(settled)
             answer(fake, fake.slash_command("mlsd", "end", {"mock": number}, user=candidate))
         assert candidates(bank_db) == ["Alice", "Bob", "Alice"]
 
