@@ -241,6 +241,8 @@ def _claim(
 def claim_due(session: Session, platform: str, now: datetime) -> list[Due]:
     """Reminders, openings and no-shows due now on `platform`, each claimed exactly once.
 
+    The grace for "I'm here" runs from when the thread opened (late, if the platform refused).
+
     A reminder whose moment passed while the bot was down is skipped when a later step is
     already due (no "in an hour" note ten minutes before).
     """
@@ -251,6 +253,7 @@ def claim_due(session: Session, platform: str, now: datetime) -> list[Due]:
             Booking.starts_at,
             Booking.reminded_hour_at,
             Booking.reminded_soon_at,
+            Booking.opened_at,
         )
         .join(Workspace, Workspace.id == Booking.workspace_id)
         .where(
@@ -262,9 +265,9 @@ def claim_due(session: Session, platform: str, now: datetime) -> list[Due]:
         .limit(500)
     ).all()
     claimed: list[Due] = []
-    for booking_id, status, starts_at, hour_at, soon_at in rows:
+    for booking_id, status, starts_at, hour_at, soon_at, opened_at in rows:
         if status == "open":
-            if starts_at + GRACE <= now and _claim(
+            if (opened_at or starts_at) + GRACE <= now and _claim(
                 session,
                 booking_id,
                 [Booking.status == "open"],

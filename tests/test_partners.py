@@ -29,6 +29,7 @@ from bot.port import Action, Actor, Command, Place
 from scoring.models import PointsEntry
 from scoring.rubric import DEFAULT_RUBRIC
 from tests.support import START, Harness
+from tests.test_console_scripts import assert_in_order, run_script
 
 QUESTION = {
     "family": "fraud-detection",
@@ -371,3 +372,67 @@ def test_the_queue_survives_a_restart(bank_db: Database, tmp_path: Path) -> None
     assert matched is not None and "Matched with alice" in matched.message.text
     assert any("Matched with bob" in t for t in private_texts(h2, "alice"))
     assert candidates(bank_db) == ["alice"]
+
+
+def test_a_refused_thread_is_opened_at_the_next_tick_and_nobody_is_a_no_show(
+    bank_db: Database, tmp_path: Path
+) -> None:
+    h = harness(bank_db, tmp_path)
+    h.command("alice", "book recsys at 08:30 UTC")
+    value = booking_id(bank_db)
+    h.action("bob", words.INTERVIEW, value)
+    real = h.port.start_thread
+    refused: list[str] = []
+
+    def refuse(channel_id: str, message: object) -> str:
+        refused.append(channel_id)
+        raise ConnectionError("the platform is away")
+
+    h.port.start_thread = refuse  # type: ignore[method-assign]
+    h.advance(minutes=30)
+    h.advance(minutes=15)  # still away past the grace: the booking waits, nobody is blamed
+    assert len(refused) == 2
+    with bank_db.unit_of_work() as session:
+        assert session.scalars(select(Booking.status)).one() == "booked"
+        assert session.scalar(select(func.count()).select_from(MemberNote)) == 0
+    h.port.start_thread = real  # type: ignore[method-assign]
+    h.advance(minutes=1)
+    assert h.port.posted[-1].message.title == "Mock #1 is starting: recommendation"
+    h.advance(minutes=9)  # the grace runs from the opening
+    with bank_db.unit_of_work() as session:
+        assert session.scalars(select(Booking.status)).one() == "open"
+    h.action("alice", words.HERE, value)
+    started = h.action("bob", words.HERE, value)
+    assert started is not None and "has started" in started.message.text
+
+
+def test_the_scripted_week_example(tmp_path: Path) -> None:
+    out = run_script(
+        "partners-week.txt", tmp_path, "--admins", "lead", "--start", "2026-03-02T08:00:00"
+    )
+    assert_in_order(
+        out,
+        "Each one mentions group mlsd-practice",
+        "Mock #1 · ",
+        "Candidate: alice",
+        "Matched with bob: you are the candidate",
+        "Mock #2 · ",
+        "Candidate: bob",
+        "Nobody matched your pairing request",
+        "Mock #3 booked: ads",
+        "calendar file is attached",
+        "file saved: dojo-output/mock-3.ics",
+        "dojo → dave (only dave sees this): Reminder: booked mock #3 (ads) starts in an hour",
+        "dojo → dave (only dave sees this): Reminder: booked mock #3 (ads) starts in ten minutes",
+        "Mock #3 is starting: ads",
+        "Waiting for: carol",
+        "#3 · Phase 1/4",
+        "Mock #4 is cancelled: gina did not come in time",
+        "No-shows: 1 booked mock(s) missed",
+        "waits for an admin's review",
+        "is in the bank now (`/mlsd bank show fraud-gift-cards`): +25 points",
+        "@mlsd-practice",
+        "Weekly digest · week of 09 Mar 2026",
+        "carol: 2 practices",
+    )
+    assert (tmp_path / "dojo-output" / "mock-3.ics").read_text().startswith("BEGIN:VCALENDAR")

@@ -163,6 +163,7 @@ class ConsoleChannel:
         self._events = itertools.count(1)
         self._run_id = uuid.uuid4().hex[:8]  # event ids stay unique across restarts
         self.forms: dict[str, tuple[Form, Place, dict[str, str]]] = {}  # per user: open form
+        self.private_buttons: dict[str, list[Posted]] = {}  # per user: buttons only they saw
 
     def actor(self, name: str) -> Actor:
         if not self.admins:
@@ -224,7 +225,7 @@ class ConsoleChannel:
         return Place(CHANNEL, found)
 
     def _press(self, actor: Actor, label: str, event_id: str) -> None:
-        found = self.port.find_button(label)
+        found = self._private_button(actor.user_id, label) or self.port.find_button(label)
         if found is None:
             self.port.console.print(f"[red]?[/] no message has a [{escape(label)}] button")
             return
@@ -232,6 +233,15 @@ class ConsoleChannel:
         place = posted.place if posted.place.thread_id else Place(CHANNEL, posted.message_id)
         action = Action(button.action_id, button.value, actor, place, event_id=event_id)
         self._reply(actor, self.dojo.handle_action(action), place)
+
+    def _private_button(self, user: str, label: str) -> tuple[Posted, Button] | None:
+        """A button on a private reply to `user` (e.g. an admin's review card), newest first."""
+        wanted = label.strip().casefold()
+        for posted in reversed(self.private_buttons.get(user, [])):
+            for button in posted.message.buttons:
+                if button.label.casefold() == wanted:
+                    return posted, button
+        return None
 
     def _fill(self, who: str, name: str | None, value: str | None) -> None:
         """A field of the user's open form, or (no name) its submission."""
@@ -256,6 +266,10 @@ class ConsoleChannel:
             return
         if reply.message.form is not None:
             self.forms[actor.user_id] = (reply.message.form, place or Place(CHANNEL), {})
+        if reply.private and reply.message.buttons:
+            where = place or Place(CHANNEL)
+            shown = Posted(f"private-{next(self._events)}", where, reply.message)
+            self.private_buttons.setdefault(actor.user_id, []).append(shown)
         self.port.show(reply.message, to=actor.user_id if reply.private else None)
 
 

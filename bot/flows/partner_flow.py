@@ -614,12 +614,18 @@ def booking_steps(ctx: Context) -> int:
                     ctx.port.send_private(member.external_id, where, note)
         elif due.step == "open":
             players = [m.display_name for r, m in people if r.role in bookings.PLAYERS]
-            with isolated(f"opening the thread of mock #{number}"):
+            try:
                 thread_id = ctx.port.start_thread(
                     channel, words.opening(number, due.booking_id, family, players)
                 )
+            except Exception:  # not opened: hand it back to the next tick, nobody is a no-show
+                log.exception("could not open the thread of mock #%s; retrying", number)
                 with ctx.db.unit_of_work() as session:
-                    session.get_one(Booking, due.booking_id).thread_external_id = thread_id
+                    booking = session.get_one(Booking, due.booking_id)
+                    booking.status, booking.opened_at = "booked", None
+                continue
+            with ctx.db.unit_of_work() as session:
+                session.get_one(Booking, due.booking_id).thread_external_id = thread_id
             _refresh_card(ctx, due.booking_id)
         else:
             with isolated(f"closing mock #{number} as a no-show"):
