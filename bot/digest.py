@@ -4,7 +4,7 @@ It looks back over the seven days before that slot: who practised (daily answers
 streaks, the mocks held and how many have results, the booked mocks of the coming week, and the
 suggested questions waiting for review. The (channel, week) row is the claim: a restart or a
 second process never posts a week twice. A channel's first week is only recorded, not posted, so
-a freshly scheduled channel does not open with an empty digest.
+a freshly scheduled channel does not open with an empty digest; a quiet week is not posted either.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ class DigestReport:
     booked: list[tuple[int, datetime, str | None]]  # (#N, start, family)
     waiting_review: int
     timezone: str
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing happened and nothing is coming: no digest is posted for such a week."""
+        return not (self.practised or self.mocks or self.booked or self.waiting_review)
 
 
 def first_slot(channel: Channel, week_start: date) -> datetime | None:

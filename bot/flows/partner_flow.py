@@ -643,11 +643,11 @@ def post_digests(ctx: Context) -> int:
     for week in weeks:
         with isolated(f"the weekly digest of channel {week.channel_id}"):
             with ctx.db.unit_of_work() as session:
-                message = words.digest(
-                    digest.report(session, week, now), f"{week.week_start:%d %b %Y}"
-                )
-            ctx.port.post(Place(week.channel_external_id), message)
+                report = digest.report(session, week, now)
+            if not report.quiet:  # a week with nothing to tell is recorded, not posted
+                message = words.digest(report, f"{week.week_start:%d %b %Y}")
+                ctx.port.post(Place(week.channel_external_id), message)
+                posted += 1
             with ctx.db.unit_of_work() as session:
                 digest.mark_posted(session, week, ctx.now())
-            posted += 1
     return posted
