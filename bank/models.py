@@ -374,3 +374,22 @@ class Digest(Base):
     week_start: Mapped[date] = mapped_column(Date)
     posted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceRoom(Base):
+    """A voice channel beside a booked or running mock; `mock_key` ("booking:7", "interview:9")
+    is the claim, so two processes never open two rooms for one mock."""
+
+    __tablename__ = "voice_rooms"
+    __table_args__ = (Index("ix_voice_rooms_open", "closed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    mock_key: Mapped[str] = mapped_column(String(40), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE")
+    )
+    room_external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()

@@ -24,6 +24,8 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+    # a voice channel beside each booked or running mock (needs Manage Channels); off by default
+    discord_voice_rooms: bool = False
 
     @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,18 @@ class ChatPort(Protocol):
 
     def send_private(self, user_id: str, place: Place, message: Message) -> None:
         """A note only `user_id` sees (ephemeral in the place, or a direct message)."""
+
+
+@runtime_checkable
+class VoiceRooms(Protocol):
+    """An optional capability of a port: voice channels beside mock threads (Discord only)."""
+
+    @property
+    def voice_rooms(self) -> bool:
+        """Whether the setting is on (and so whether the bot asked for Manage Channels)."""
+
+    def open_voice_room(self, channel_id: str, name: str) -> str:
+        """Create a voice channel next to `channel_id`; returns its id."""
+
+    def close_voice_room(self, room_id: str) -> None:
+        """Delete a voice channel made by `open_voice_room` (gone already: no error)."""

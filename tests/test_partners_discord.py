@@ -7,17 +7,22 @@ and the weekly digest.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import select
 
 from bank.db import Database
 from bank.models import Booking, Interview, Member
+from bot.adapters.discord import DojoDiscord, invite_url
 from bot.clock import ManualClock
-from tests.fake_discord import EPHEMERAL, FakeDiscord, pointed_at_fake
+from bot.engine import Dojo
+from tests.fake_discord import EPHEMERAL, MANAGE_CHANNELS, FakeDiscord, pointed_at_fake
 from tests.test_discord import (
     START,
     TOKEN,
@@ -177,6 +182,7 @@ def test_role_ping_and_digest_over_the_wire(fake: FakeDiscord, bank_db: Database
         assert "content" not in digest.body or not digest.body["content"]
     finally:
         running.close()
+    assert not fake.since(0, "POST", f"/guilds/{fake.guild_id}/channels")  # voice rooms are off
     # nothing else the bot sent could mention anyone
     for call in fake.calls:
         if call.method == "POST" and isinstance(call.body, dict) and "embeds" in call.body:
@@ -185,3 +191,51 @@ def test_role_ping_and_digest_over_the_wire(fake: FakeDiscord, bank_db: Database
             if allowed.get("roles"):  # only daily questions, and only that role
                 assert [str(r) for r in allowed["roles"]] == [role["id"]]
                 assert text_of(call.body).startswith(f"<@&{role['id']}>\nDaily question")
+
+
+def test_voice_rooms_beside_mocks_only_when_switched_on(
+    fake: FakeDiscord, bank_db: Database
+) -> None:
+    off = invite_url("123456789012345678")
+    on = invite_url("123456789012345678", voice_rooms=True)
+    manage_channels = discord.Permissions(manage_channels=True).value
+    permissions = {url: int(url.split("permissions=")[1].split("&")[0]) for url in (off, on)}
+    assert not permissions[off] & manage_channels and permissions[on] & manage_channels
+
+    voice_role = fake.add_role("dojo voice", MANAGE_CHANNELS)
+    fake.members[fake.bot["id"]]["roles"].append(voice_role["id"])
+    clock = ManualClock(start=START)
+    bot = DojoDiscord(
+        lambda port: Dojo(bank_db, port, clock, platform="discord", seed="t"),
+        guild_ready_timeout=0.05,
+        voice_rooms=True,
+    )
+    running = Running.__new__(Running)
+    running.bot = bot
+    running.loop = asyncio.new_event_loop()
+    running.thread = threading.Thread(target=running.loop.run_forever, daemon=True)
+    running.thread.start()
+    running.main = asyncio.run_coroutine_threadsafe(bot.start(TOKEN), running.loop)
+    running.call(asyncio.wait_for(bot.synced.wait(), 20))
+    try:
+        answer(fake, fake.slash_command("mlsd", "mock", {"topic": "fraud"}, user=fake.alice))
+        mark = fake.mark()
+        assert bot.dojo.run_due()["voice_rooms"] == 1
+        created = fake.wait_call("POST", f"/guilds/{fake.guild_id}/channels", after=mark)
+        assert created.body["type"] == 2 and created.body["name"] == "mock-1"
+        room = next(c for c in fake.channels.values() if c.get("name") == "mock-1")
+        assert bot.dojo.run_due()["voice_rooms"] == 0  # one room per mock
+        answer(fake, fake.slash_command("mlsd", "end", {"mock": 1}, user=fake.alice))
+        mark = fake.mark()
+        assert bot.dojo.run_due()["voice_rooms"] == 1
+        fake.wait_call("DELETE", f"/channels/{room['id']}", after=mark)
+        assert room["id"] not in fake.channels
+        # without the permission: no room, one logged failure, no retry at every tick
+        fake.members[fake.bot["id"]]["roles"].remove(voice_role["id"])
+        answer(fake, fake.slash_command("mlsd", "mock", {"topic": "fraud"}, user=fake.alice))
+        assert bot.dojo.run_due()["voice_rooms"] == 0
+        mark = fake.mark()
+        bot.dojo.run_due()
+        assert not fake.since(mark, "POST", "/channels")
+    finally:
+        running.close()

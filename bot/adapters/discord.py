@@ -75,9 +75,13 @@ async def discover_gateway(api_url: str, token: str) -> str:
     return str(data["url"])
 
 
-def invite_url(client_id: str) -> str:
+def invite_url(client_id: str, voice_rooms: bool = False) -> str:
+    """Manage Channels is asked for only when voice rooms are on (DISCORD_VOICE_ROOMS)."""
+    permissions = (
+        PERMISSIONS | discord.Permissions(manage_channels=True) if voice_rooms else PERMISSIONS
+    )
     return discord.utils.oauth_url(
-        client_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
+        client_id, permissions=permissions, scopes=("bot", "applications.commands")
     )
 
 
@@ -101,6 +105,16 @@ class DiscordPort:
 
     def send_private(self, user_id: str, place: Place, message: Message) -> None:
         self._run(self.bot.direct_message(int(user_id), message))
+
+    @property
+    def voice_rooms(self) -> bool:
+        return self.bot.voice_rooms
+
+    def open_voice_room(self, channel_id: str, name: str) -> str:
+        return self._run(self.bot.open_voice_room(int(channel_id), name))
+
+    def close_voice_room(self, room_id: str) -> None:
+        self._run(self.bot.close_voice_room(int(room_id)))
 
 
 class CoreButton(
@@ -169,6 +183,7 @@ class DojoDiscord(discord.AutoShardedClient):
         *,
         sharded: bool = False,
         sync_commands: bool = True,
+        voice_rooms: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()  # guild messages without message content
@@ -176,6 +191,7 @@ class DojoDiscord(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
+        self.voice_rooms = voice_rooms
         # Pages filled so far, per (user, form@value): kept here, in the process of the shard.
         self.drafts: dict[tuple[int, str], tuple[Form, dict[str, str]]] = {}
         self._draft_lock = threading.Lock()
@@ -381,6 +397,23 @@ class DojoDiscord(discord.AutoShardedClient):
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         await partial.edit(embeds=part.embeds, view=view_for(part.buttons))
 
+    async def open_voice_room(self, channel_id: int, name: str) -> str:
+        """A voice channel in the text channel's category (Manage Channels)."""
+        channel = await self.channel(channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        room = await channel.guild.create_voice_channel(
+            name, category=channel.category, reason="mlsd-dojo mock"
+        )
+        return str(room.id)
+
+    async def close_voice_room(self, room_id: int) -> None:
+        try:
+            room = self.get_channel(room_id) or await self.fetch_channel(room_id)
+            assert isinstance(room, discord.VoiceChannel)
+            await room.delete(reason="mlsd-dojo mock ended")
+        except discord.NotFound:
+            pass  # removed by hand already
+
     async def direct_message(self, user_id: int, message: Message) -> None:
         user = self.get_user(user_id) or await self.fetch_user(user_id)
         for part in message_parts(message):
@@ -569,6 +602,7 @@ def run_discord(
     api_url: str | None,
     gateway_url: str | None,
     sharded: bool,
+    voice_rooms: bool = False,
 ) -> None:
     """Connect and serve until interrupted; the scheduler runs beside the gateway connection."""
     from bot.scheduler import Ticker
@@ -576,7 +610,7 @@ def run_discord(
     if api_url and not gateway_url:
         gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
-    bot = DojoDiscord(dojo_factory, sharded=sharded)
+    bot = DojoDiscord(dojo_factory, sharded=sharded, voice_rooms=voice_rooms)
     ticker = Ticker(bot.dojo)
     ticker.start()
     try:

@@ -14,15 +14,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bank.models import Booking, Channel, Interview, Member, Question, Workspace
+from bank.models import Booking, Channel, Interview, Member, Question, VoiceRoom, Workspace
 from bank.selection import UnknownTopic, family_infos, match_families, mock_question_for_member
-from bot import bookings, digest, mocks, pairing, render, suggestions
+from bot import bookings, digest, mocks, pairing, render, suggestions, voice
 from bot import partner_render as words
 from bot.flows import bank_flow, mock_flow
 from bot.flows.context import Context, isolated
 from bot.grammar import Book, Mention, Pair, StartMock
 from bot.phases import budget_seconds
-from bot.port import Actor, Attachment, Form, FormInput, Message, Place, Reply, Tone
+from bot.port import (
+    Actor,
+    Attachment,
+    Form,
+    FormInput,
+    Message,
+    Place,
+    Reply,
+    Tone,
+    VoiceRooms,
+)
 
 log = logging.getLogger("dojo.partners")
 SUGGEST = "suggest:submit"
@@ -553,6 +563,7 @@ def run_due(ctx: Context) -> dict[str, int]:
         "pairs_expired": expire_pairs(ctx),
         "bookings": booking_steps(ctx),
         "digests": post_digests(ctx),
+        "voice_rooms": voice_rooms(ctx),
     }
 
 
@@ -651,3 +662,31 @@ def post_digests(ctx: Context) -> int:
             with ctx.db.unit_of_work() as session:
                 digest.mark_posted(session, week, ctx.now())
     return posted
+
+
+def voice_rooms(ctx: Context) -> int:
+    """Open and close voice rooms beside mocks, where the port offers them and they are on."""
+    port = ctx.port
+    if not isinstance(port, VoiceRooms) or not port.voice_rooms:
+        return 0
+    now = ctx.now()
+    with ctx.db.unit_of_work() as session:
+        wanted = voice.claim_new(session, ctx.platform, now)
+        finished = voice.claim_finished(session, ctx.platform, now)
+    changed = 0
+    for room in wanted:
+        try:
+            room_id: str | None = port.open_voice_room(room.channel_external_id, room.name)
+        except Exception:  # e.g. Manage Channels missing: no room, and no retry every tick
+            log.exception("could not open a voice room for %s", room.name)
+            room_id = None
+        with ctx.db.unit_of_work() as session:
+            row = session.get_one(VoiceRoom, room.room_id)
+            row.room_external_id = room_id
+            row.closed_at = None if room_id else now
+        changed += room_id is not None
+    for room_id in finished:
+        with isolated(f"removing voice room {room_id}"):
+            port.close_voice_room(room_id)
+            changed += 1
+    return changed

@@ -271,9 +271,46 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("booking_rsvps", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_booking_rsvps_member_id"), ["member_id"], unique=False)
+    op.create_table(
+        "voice_rooms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("mock_key", sa.String(length=40), nullable=False),
+        sa.Column("booking_id", sa.Integer(), nullable=True),
+        sa.Column("interview_id", sa.Integer(), nullable=True),
+        sa.Column("room_external_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_voice_rooms_booking_id_bookings"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["interview_id"],
+            ["interviews.id"],
+            name=op.f("fk_voice_rooms_interview_id_interviews"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_voice_rooms_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_rooms")),
+        sa.UniqueConstraint("mock_key", name=op.f("uq_voice_rooms_mock_key")),
+    )
+    with op.batch_alter_table("voice_rooms", schema=None) as batch_op:
+        batch_op.create_index("ix_voice_rooms_open", ["closed_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("voice_rooms", schema=None) as batch_op:
+        batch_op.drop_index("ix_voice_rooms_open")
+
+    op.drop_table("voice_rooms")
     with op.batch_alter_table("booking_rsvps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_booking_rsvps_member_id"))
 
