@@ -141,6 +141,10 @@ def suggestion_card(
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def digest(report: DigestReport, week_label: str) -> Message:
     practised = "\n".join(
         f"• {name}: {count} practice{'s' if count != 1 else ''}, streak {days}"
@@ -152,8 +156,8 @@ def digest(report: DigestReport, week_label: str) -> Message:
     )
     return Message(
         title=f"Weekly digest · week of {week_label}",
-        text=f"{len(report.practised)} members practised; {report.mocks} mocks held, "
-        f"{report.with_results} with results.",
+        text=f"{_count(len(report.practised), 'member')} practised; "
+        f"{_count(report.mocks, 'mock')} held, {report.with_results} with results.",
         fields=(
             ("Who practised", practised or "nobody this week"),
             ("Booked for the coming week", booked or "nothing booked yet: `/mlsd book`"),

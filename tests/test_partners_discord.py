@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bank.db import Database
-from bank.models import Booking, Interview, Member
+from bank.models import Booking, DailyAnswer, Interview, Member
 from bot.adapters.discord import DojoDiscord, invite_url
 from bot.clock import ManualClock
 from bot.engine import Dojo
@@ -171,6 +171,15 @@ def test_role_ping_and_digest_over_the_wire(fake: FakeDiscord, bank_db: Database
         mentions = post.body["allowed_mentions"]
         assert [str(r) for r in mentions["roles"]] == [role["id"]] and mentions["parse"] == []
         assert not mentions.get("users") and not mentions.get("replied_user")
+        thread_id = fake.wait_call("POST", "/threads", after=mark).path.split("/")[-2]
+        carol = fake.add_user("carol")
+        fake.dispatch("MESSAGE_CREATE", fake.message_create(thread_id, carol, "clarify first"))
+
+        def answered() -> bool:
+            with bank_db.unit_of_work() as session:
+                return session.scalar(select(DailyAnswer.id)) is not None
+
+        fake.wait_for(answered)
         for _day in range(7):
             clock.advance(timedelta(days=1))
             running.bot.dojo.run_due()
@@ -179,6 +188,7 @@ def test_role_ping_and_digest_over_the_wire(fake: FakeDiscord, bank_db: Database
             f"/channels/{fake.channel_id}/messages",
             where=lambda c: "Weekly digest" in text_of(c.body),
         )
+        assert "Carol: 1 practice" in text_of(digest.body)
         assert "content" not in digest.body or not digest.body["content"]
     finally:
         running.close()
