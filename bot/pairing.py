@@ -27,6 +27,7 @@ from bank.models import (
 )
 from bank.selection import LEVELS
 from bank.upsert import affected_rows
+from bot.mocks import LIVE, running_mock_of
 
 NOW_WAIT = timedelta(minutes=30)  # a "now" request waits this long for a partner
 WINDOW_LENGTH = timedelta(hours=1)  # a time window: from HH:MM, for an hour
@@ -146,6 +147,8 @@ def join_queue(
     session.execute(select(Member.id).where(Member.id == member.id).with_for_update(key_share=True))
     if waiting_request(session, member.id) is not None:
         raise PairError("you are already in the pairing queue: `/mlsd pair leave` first")
+    if running_mock_of(session, member) is not None:
+        raise PairError("you have a mock running as the candidate: end it before pairing again")
     start, end = window
     request = PairRequest(
         workspace_id=workspace.id,
@@ -177,6 +180,12 @@ def _match(session: Session, request: PairRequest, now: datetime) -> Match | Non
     for other in others:
         if not _levels_fit(request.level, other.level):
             continue
+        if session.scalar(
+            select(Interview.id).where(
+                Interview.candidate_id == other.member_id, Interview.status.in_(LIVE)
+            )
+        ):
+            continue  # busy as a candidate right now: keep them waiting
         if request.family and other.family and request.family != other.family:
             continue
         start = _overlap(request, other, now)

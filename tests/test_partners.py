@@ -436,3 +436,17 @@ def test_the_scripted_week_example(tmp_path: Path) -> None:
         "carol: 2 practices",
     )
     assert (tmp_path / "dojo-output" / "mock-3.ics").read_text().startswith("BEGIN:VCALENDAR")
+
+
+def test_members_busy_as_candidates_are_not_paired(bank_db: Database, tmp_path: Path) -> None:
+    h = harness(bank_db, tmp_path)
+    h.command("zoe", "mock recsys")  # a solo mock, running
+    busy = h.command("zoe", "pair now")
+    assert busy is not None and "end it before pairing again" in busy.message.text
+    h.command("yuri", "pair now")
+    h.command("yuri", "mock fraud")  # started a mock of their own while waiting
+    waiting = h.command("xena", "pair now")
+    assert waiting is not None and "1 other(s) waiting with no fit" in waiting.message.text
+    h.command("yuri", "end #2")
+    matched = h.command("wim", "pair now")
+    assert matched is not None and "Matched with yuri" in matched.message.text

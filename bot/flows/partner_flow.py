@@ -161,14 +161,24 @@ def _settle(
 def _announce(ctx: Context, found: _Pairing, actor: Actor) -> Reply:
     """Open the mock (or post the booking), then tell both members privately."""
     files: tuple[Attachment, ...] = ()
+    other = found.interviewer if actor.user_id == found.candidate[0] else found.candidate
     if found.booking_id is None:
         candidate = Actor(found.workspace, found.candidate[0], found.candidate[1])
-        mock_flow.start(
-            ctx,
-            StartMock(found.family, (Mention(found.interviewer[0], found.interviewer[1]),)),
-            candidate,
-            Place(found.channel),
-        )
+        try:
+            mock_flow.start(
+                ctx,
+                StartMock(found.family, (Mention(found.interviewer[0], found.interviewer[1]),)),
+                candidate,
+                Place(found.channel),
+            )
+        except mocks.MockError as exc:  # both must hear it: the match is used up
+            with isolated(f"telling {other[0]} a matched mock did not open"):
+                ctx.port.send_private(
+                    other[0],
+                    Place(found.partner_channel),
+                    Message(f"You were matched, but the mock did not open: {exc}", tone=Tone.ERROR),
+                )
+            raise
         with ctx.db.unit_of_work() as session:
             number = _live_number(session, found)
     else:
@@ -180,7 +190,6 @@ def _announce(ctx: Context, found: _Pairing, actor: Actor) -> Reply:
     ):
         note = words.matched(partner[1], role, number, found.starts_at, found.timezone)
         notes[me[0]] = dataclasses.replace(note, files=files)
-    other = found.interviewer if actor.user_id == found.candidate[0] else found.candidate
     with isolated(f"telling {other[0]} about a match"):
         ctx.port.send_private(other[0], Place(found.partner_channel), notes[other[0]])
     return Reply(notes[actor.user_id])
