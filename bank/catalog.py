@@ -40,21 +40,20 @@ class ImportReport:
         )
 
 
-# format v2 parts not stored yet (issue 14 adds their columns)
-_V2_ONLY = {"anchors", "red_flags", "level_bar", "kit", "reference_design", "ladder", "variants"}
-SPEC_FIELDS = tuple(
-    name for name in QuestionSpec.model_fields if name != "slug" and name not in _V2_ONLY
-)
+SPEC_FIELDS = tuple(name for name in QuestionSpec.model_fields if name != "slug")
 
 
 def spec_fields(spec: QuestionSpec) -> dict[str, object]:
-    """The column values a question spec stores: every field but the slug, as JSON-ready data."""
-    return spec.model_dump(mode="json", exclude={"slug", *_V2_ONLY})
+    """The column values a question spec stores: every field but the slug, as JSON-ready data
+    (anchors keyed "1"-"4", as in the files)."""
+    return spec.model_dump(mode="json", exclude={"slug"}, by_alias=True)
 
 
 def question_spec(question: Question) -> QuestionSpec:
+    """The stored question as a spec; parts it lacks (v1 or v2 ones) are left out, not nulled."""
+    values = {name: getattr(question, name) for name in SPEC_FIELDS}
     return QuestionSpec.model_validate(
-        {"slug": question.slug, **{name: getattr(question, name) for name in SPEC_FIELDS}}
+        {"slug": question.slug, **{k: v for k, v in values.items() if v is not None}}
     )
 
 
@@ -157,12 +156,15 @@ def export_banks(session: Session) -> list[BankFile]:
             select(Question).where(Question.family_id == family.id).order_by(Question.slug)
         ).all()
         if questions:
+            specs = [question_spec(q) for q in questions]
+            complete = all(spec.is_complete and spec.difficulty is None for spec in specs)
             banks.append(
                 BankFile(
+                    version=2 if complete else 1,
                     family=family.slug,
                     name=family.name,
                     aliases=list(family.aliases),
-                    questions=[question_spec(q) for q in questions],
+                    questions=specs,
                 )
             )
     return banks
@@ -204,6 +206,9 @@ class BankStats:
     active: int
     retired: int
     most_drawn: list[tuple[str, int]]
+    # active questions carrying every format-v2 part, and the slugs of those that do not
+    complete: int = 0
+    incomplete: list[str] = field(default_factory=list)
 
 
 def bank_stats(session: Session) -> BankStats:
@@ -236,4 +241,11 @@ def bank_stats(session: Session) -> BankStats:
         )
     ]
     count = sum(by_family.values())
-    return BankStats(by_family, by_level, count, total - count, most_drawn)
+    incomplete = sorted(
+        q.slug
+        for q in session.scalars(select(Question).where(active))
+        if not question_spec(q).is_complete
+    )
+    return BankStats(
+        by_family, by_level, count, total - count, most_drawn, count - len(incomplete), incomplete
+    )

@@ -52,12 +52,20 @@ class Question(Base):
     title: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(2))
-    difficulty: Mapped[str] = mapped_column(String(10))
+    difficulty: Mapped[str | None] = mapped_column(String(10))  # format v1 only
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     baseline: Mapped[str] = mapped_column(Text)
     guide: Mapped[JsonDict] = mapped_column(JSON)
-    follow_ups: Mapped[list[str]] = mapped_column(JSON)
-    strong_signals: Mapped[JsonDict] = mapped_column(JSON)
+    follow_ups: Mapped[list[Any]] = mapped_column(JSON)  # lines (v1) or {ask, probes, covers}
+    strong_signals: Mapped[JsonDict | None] = mapped_column(JSON)  # format v1 only
+    # format v2 (bank/schema.py): None on a question imported from a v1 file
+    anchors: Mapped[JsonDict | None] = mapped_column(JSON)
+    red_flags: Mapped[list[str] | None] = mapped_column(JSON)
+    level_bar: Mapped[JsonDict | None] = mapped_column(JSON)
+    kit: Mapped[JsonDict | None] = mapped_column(JSON)
+    reference_design: Mapped[JsonDict | None] = mapped_column(JSON)
+    ladder: Mapped[str | None] = mapped_column(String(80))
+    variants: Mapped[list[JsonDict] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(10), default="active")
     times_drawn: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

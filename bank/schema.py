@@ -194,7 +194,7 @@ class QuestionSpec(Strict):
     prompt: Text
     level: Level
     difficulty: Difficulty | None = None
-    tags: list[Tag] = Field(min_length=1, max_length=12)
+    tags: list[Tag] = Field(min_length=1, max_length=24)
     baseline: Line
     guide: PhaseGuide
     follow_ups: list[FollowUp | Line] = Field(min_length=2)
@@ -216,16 +216,21 @@ class QuestionSpec(Strict):
         return self
 
     @property
+    def missing(self) -> list[str]:
+        """The format-v2 parts this question lacks (annotated follow-ups count as one part)."""
+        parts = [
+            name
+            for name in ("anchors", "red_flags", "level_bar", "kit", "reference_design")
+            if getattr(self, name) is None
+        ]
+        if not all(isinstance(f, FollowUp) for f in self.follow_ups):
+            parts.append("annotated follow_ups")
+        return parts
+
+    @property
     def is_complete(self) -> bool:
         """True when every v2 part is present and every follow-up is annotated."""
-        return (
-            self.anchors is not None
-            and self.red_flags is not None
-            and self.level_bar is not None
-            and self.kit is not None
-            and self.reference_design is not None
-            and all(isinstance(f, FollowUp) for f in self.follow_ups)
-        )
+        return not self.missing
 
 
 class BankFile(Strict):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bank.models import DailyPrompt, Family, Interview, Question
 from bank.schema import Level, Status
+from bank.vocabulary import vocabulary
 
 LEVELS = [level.value for level in Level]
 
@@ -118,8 +119,13 @@ def choose_mock(
     topic_families: Sequence[str] | None = None,
     tag: str | None = None,
     weak_families: Sequence[str] = (),
+    weak_concepts: Sequence[str] = (),
 ) -> Candidate | None:
-    """Prefer the asked topic, then questions not practised, then families that need work."""
+    """Prefer the asked topic, then questions not practised, then what needs work.
+
+    "Needs work" ranks a question by two hints from progress: it is in a family where the
+    weakest criterion scored lowest, and it discusses concepts that exercise that criterion.
+    """
     pool = list(candidates)
     if topic_families:
         pool = [c for c in pool if c.family in topic_families]
@@ -130,8 +136,13 @@ def choose_mock(
     done = Counter(practised)
     fewest = min(done[c.slug] for c in pool)
     pool = [c for c in pool if done[c.slug] == fewest]
-    preferred = [c for c in pool if c.family in weak_families]
-    pool = sorted(preferred or pool, key=lambda c: c.slug)
+    concepts = set(weak_concepts)
+
+    def need(c: Candidate) -> int:
+        return (c.family in weak_families) + bool(concepts.intersection(c.tags))
+
+    best = max(need(c) for c in pool)
+    pool = sorted((c for c in pool if need(c) == best), key=lambda c: c.slug)
     return random.Random(seed).choice(pool)
 
 
@@ -172,8 +183,13 @@ def mock_question_for_member(
     topic: str | None,
     seed: str,
     weak_families: Sequence[str] = (),
+    weak_concepts: Sequence[str] = (),
 ) -> Question:
-    """The question for a new mock; a slug picks exactly that one. Raises `UnknownTopic`."""
+    """The question for a new mock; a slug picks exactly that one. Raises `UnknownTopic`.
+
+    A topic is a family (slug, name, alias or a close spelling) or a concept of the vocabulary
+    (`position-bias`, or an alias such as `presentation-bias`) or any other tag.
+    """
     if topic:
         exact = session.scalar(
             select(Question).where(
@@ -189,7 +205,7 @@ def mock_question_for_member(
     if topic:
         topic_families = match_families(topic, families)
         if not topic_families:
-            tag = _norm(topic)
+            tag = vocabulary().resolve(topic) or _norm(topic)
             if not any(tag in c.tags for c in candidates):
                 raise UnknownTopic(topic, [f.slug for f in families])
     practised = list(
@@ -199,7 +215,9 @@ def mock_question_for_member(
             .where(Interview.candidate_id == member_id)
         )
     )
-    chosen = choose_mock(candidates, practised, seed, topic_families, tag, weak_families)
+    chosen = choose_mock(
+        candidates, practised, seed, topic_families, tag, weak_families, weak_concepts
+    )
     question = _fetch(session, chosen)
     if question is None:
         raise UnknownTopic(topic or "any", [f.slug for f in families])

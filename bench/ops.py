@@ -198,8 +198,10 @@ class TimedPort:
     def edit(self, place: Place, message_id: str, message: Message) -> None:
         self._timed(lambda: self.inner.edit(place, message_id, message))
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        self._timed(lambda: self.inner.send_private(user_id, place, message))
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
+        self._timed(lambda: self.inner.send_private(user_id, place, message, direct=direct))
 
     def show(self, message: Message, to: str) -> None:
         """What the console channel does with a reply."""

@@ -28,10 +28,19 @@ from bank.catalog import (
     question_spec,
     retire_question,
 )
+from bank.consistency import rate_problems
 from bank.db import Database
-from bank.files import dump_bank_file, write_bank_files
+from bank.files import (
+    BUILTIN_DIR,
+    BankFileError,
+    bank_paths,
+    dump_bank_file,
+    load_bank_file,
+    write_bank_files,
+)
 from bank.models import Workspace
 from bank.schema import BankFile
+from bank.vocabulary import interviewer_material, rewrite_tags, tag_problems, vocabulary
 from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
@@ -222,14 +231,13 @@ def bank_list(
     level: Annotated[str | None, typer.Option(help="Only this level (L3–L6).")] = None,
 ) -> None:
     """List the active questions."""
-    table = Table("family", "level", "difficulty", "title")
+    table = Table("family", "level", "v2", "title")
     table.columns.insert(0, Column("slug", no_wrap=True))
     with _database().unit_of_work() as session:
         rows = list_questions(session, family, level)
         for question, fam in rows:
-            table.add_row(
-                question.slug, fam.slug, question.level, question.difficulty, question.title
-            )
+            complete = "yes" if question_spec(question).is_complete else "incomplete"
+            table.add_row(question.slug, fam.slug, question.level, complete, question.title)
     out.print(table)
     out.print(f"{len(rows)} questions")
 
@@ -242,10 +250,12 @@ def bank_show(slug: str) -> None:
             question = get_question(session, slug)
         except BankError as exc:
             raise fail(str(exc)) from None
+        spec = question_spec(question)
         bank = BankFile(
+            version=2 if spec.is_complete and spec.difficulty is None else 1,
             family=question.family.slug,
             name=question.family.name,
-            questions=[question_spec(question)],
+            questions=[spec],
         )
     typer.echo(dump_bank_file(bank))
 
@@ -263,7 +273,7 @@ def bank_retire(slug: str) -> None:
 
 @bank_app.command("stats")
 def bank_stats_cmd() -> None:
-    """Counts by family and level, and the most drawn questions."""
+    """Counts by family and level, completeness (format v2), and the most drawn questions."""
     with _database().unit_of_work() as session:
         stats = bank_stats(session)
     out.print(
@@ -275,8 +285,46 @@ def bank_stats_cmd() -> None:
         families.add_row(name, str(count))
     out.print(families)
     out.print("by level: " + ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items()))
+    out.print(f"complete (format v2): {stats.complete} of {stats.active}")
+    if stats.incomplete:
+        out.print("incomplete: " + ", ".join(stats.incomplete))
     if stats.most_drawn:
         out.print("most drawn: " + ", ".join(f"{slug} ({n})" for slug, n in stats.most_drawn))
+
+
+@bank_app.command("check")
+def bank_check(
+    target: Annotated[Path, typer.Argument(help="A bank file or a folder of them.")] = BUILTIN_DIR,
+    fix_tags: Annotated[
+        bool, typer.Option("--fix-tags", help="Rewrite each question's tags from its text.")
+    ] = False,
+) -> None:
+    """Check bank files: tags from the vocabulary and grounded in the text, rates that add up."""
+    vocab = vocabulary()
+    try:
+        loaded = [load_bank_file(path) for path in bank_paths(target)]
+        if fix_tags:
+            for item in loaded:
+                wanted = {
+                    q.slug: vocab.discussed_in(interviewer_material(q)) or list(q.tags)
+                    for q in item.bank.questions
+                }
+                text = item.path.read_text(encoding="utf-8")
+                item.path.write_text(rewrite_tags(text, wanted), encoding="utf-8")
+            loaded = [load_bank_file(item.path) for item in loaded]
+    except BankFileError as exc:
+        raise fail(str(exc)) from None
+    problems: list[str] = []
+    for item in loaded:
+        problems += tag_problems(item.bank.questions, vocab)
+        for question in item.bank.questions:
+            problems += rate_problems(question.slug, interviewer_material(question))
+    for line in problems:
+        out.print(line, markup=False, highlight=False)
+    count = sum(len(item.bank.questions) for item in loaded)
+    out.print(f"{count} questions in {len(loaded)} files: {len(problems)} problems")
+    if problems:
+        raise typer.Exit(1)
 
 
 def _workspace(session: Session, spec: str) -> Workspace:

@@ -25,6 +25,7 @@ class ClaimedPrompt:
     channel_external_id: str
     question: Question
     previous: Question | None
+    previous_thread: str | None = None  # where the previous question's closure goes
 
 
 def set_schedule(
@@ -132,7 +133,8 @@ def claim_prompt(
     ).one()
     question.times_drawn += 1
     before = session.get(Question, previous.question_id) if previous else None
-    return ClaimedPrompt(prompt.id, channel.external_id, question, before)
+    thread = previous.thread_external_id if previous else None
+    return ClaimedPrompt(prompt.id, channel.external_id, question, before, thread)
 
 
 def mark_posted(session: Session, prompt_id: int, thread_id: str, now: datetime) -> None:

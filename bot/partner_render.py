@@ -130,7 +130,7 @@ def suggestion_card(
         title=f"Suggested by {author}: {spec.title}",
         text=f"{spec.prompt}\n\n{more}",
         fields=(
-            ("Family · level · difficulty", f"{family} · {spec.level} · {spec.difficulty}"),
+            ("Family · level", f"{family} · {spec.level}"),
             ("Slug", spec.slug),
             ("Baseline", spec.baseline),
         ),

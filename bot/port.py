@@ -73,13 +73,18 @@ class Button:
 
 @dataclass(frozen=True)
 class Choice:
+    """One option; `description` says more under the label where the platform has room
+    (a scoring anchor), and adapters clip it to their limit."""
+
     value: str
     label: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
 class FormInput:
-    """A choice (select one of `choices`) or a free-text input."""
+    """A choice (select one of `choices`; any number of them with `multiple`) or a free-text
+    input. A multiple choice arrives as its values joined by commas ("" when none)."""
 
     name: str
     label: str
@@ -88,6 +93,7 @@ class FormInput:
     multiline: bool = False
     max_length: int = 1000
     hint: str = ""
+    multiple: bool = False
 
     @property
     def is_choice(self) -> bool:
@@ -148,6 +154,17 @@ class Message:
 MAX_ERROR = 1000
 
 
+def clip_words(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary with "…" when it is longer
+    (mid-word only if a single word exceeds the room)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    cut = room.rsplit(" ", 1)[0] if " " in room else room
+    return cut.rstrip(" ,;:·-") + "…"
+
+
 @dataclass(frozen=True)
 class Reply:
     """The core's answer to one command or action. `private`: only the actor should see it."""
@@ -174,8 +191,12 @@ class ChatPort(Protocol):
     def edit(self, place: Place, message_id: str, message: Message) -> None:
         """Replace a message the bot posted (e.g. to disable the buttons of a past phase)."""
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
-        """A note only `user_id` sees (ephemeral in the place, or a direct message)."""
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
+        """A note only `user_id` sees (ephemeral in the place, or a direct message).
+        `direct`: something to keep (an interviewer kit), so a direct message where the
+        platform's private note would vanish (a Slack ephemeral message does on reload)."""
 
 
 @runtime_checkable

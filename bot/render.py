@@ -5,13 +5,15 @@ Only words and structure live here; each adapter turns a `Message` into its plat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bank.models import Question
+from bank.schema import CRITERIA
 from bot.grammar import DEFAULT_EXTEND_MINUTES
 from bot.mocks import PhaseTime
 from bot.phases import PHASES
-from bot.port import Button, Message, Style, Tone
+from bot.port import Button, Image, Message, Style, Tone
 
 NEXT = "mock:next"
 PAUSE = "mock:pause"
@@ -20,6 +22,7 @@ EXTEND = "mock:extend"
 END = "mock:end"
 SCORE = "vote:open"
 REVEAL = "daily:reveal"
+LEVEL_KEYS = ("L4", "L5", "L6")
 
 
 def duration(seconds: int) -> str:
@@ -28,7 +31,29 @@ def duration(seconds: int) -> str:
 
 
 def family_line(question: Question) -> str:
-    return f"{question.family.name} · {question.level} · {question.difficulty}"
+    """Family, level and (format v1 only) difficulty: v2 questions let the level say it."""
+    difficulty = f" · {question.difficulty}" if question.difficulty else ""
+    return f"{question.family.name} · {question.level}{difficulty}"
+
+
+def follow_up_line(item: str | Mapping[str, Any]) -> str:
+    """A follow-up: a plain line (v1) or `{ask, probes, covers}` (v2)."""
+    if isinstance(item, str):
+        return item
+    probes = str(item["probes"]).replace("_", " ")
+    return f"{item['ask']} (probes {probes}; a good answer: {item['covers']})"
+
+
+def top_signals(question: Question) -> list[tuple[str, str]]:
+    """What a top answer shows per criterion: v1 strong signals, else the v2 anchors for a 4."""
+    if question.strong_signals:
+        return [(k, str(v)) for k, v in question.strong_signals.items()]
+    anchors = question.anchors or {}
+    return [(c, str(anchors[c]["4"])) for c in CRITERIA if c in anchors]
+
+
+def _bullets(lines: Sequence[str]) -> str:
+    return "\n".join(f"• {line}" for line in lines)
 
 
 def daily_prompt(question: Question, prompt_id: int, previous: Question | None) -> Message:
@@ -57,17 +82,20 @@ def guide(question: Question) -> Message:
         )
         for phase in PHASES
     ]
-    fields.append(("Follow-ups", "\n".join(f"• {line}" for line in question.follow_ups)))
+    fields.append(("Follow-ups", _bullets([follow_up_line(f) for f in question.follow_ups])))
     fields.append(("Baseline to expect", question.baseline))
     fields.append(
         (
-            "Strong signals",
-            "\n".join(
-                f"• {key.replace('_', ' ')}: {text}"
-                for key, text in question.strong_signals.items()
-            ),
+            "Strong signals" if question.strong_signals else "What a 4 looks like",
+            _bullets([f"{key.replace('_', ' ')}: {text}" for key, text in top_signals(question)]),
         )
     )
+    if question.red_flags:
+        fields.append(("Red flags", _bullets(question.red_flags)))
+    if question.level_bar:
+        fields.append(
+            ("Level bar", _bullets([f"{lvl}: {question.level_bar[lvl]}" for lvl in LEVEL_KEYS]))
+        )
     return Message(
         title=f"Interviewer guide: {question.title}", text=question.prompt, fields=tuple(fields)
     )
@@ -163,4 +191,54 @@ def summary(number: int, times: Sequence[PhaseTime], reason: str) -> Message:
         + f"\nInterviewers and peers: score it with the button or `/mlsd vote #{number}`.",
         buttons=(Button("Score this mock", SCORE, str(number), Style.PRIMARY),),
         tone=Tone.SUCCESS,
+    )
+
+
+def phase_kit(number: int, phase_index: int, question: Question) -> Message:
+    """What the interviewers need in this phase only, sent privately at its start: the phase's
+    guide, the facts to give only when the candidate asks, and the hints from gentle to explicit.
+    Format v1 questions have no kit: their guide lines (and in the deep dive, follow-ups) remain.
+    """
+    phase = PHASES[phase_index]
+    fields = [("Expect", _bullets(question.guide[phase.key]))]
+    if phase_index == 0:
+        fields.append(("Baseline to expect", question.baseline))
+    kit = question.kit or {}
+    facts = [str(f["fact"]) for f in kit.get("facts", []) if f["phase"] == phase.key]
+    if facts:
+        fields.append(("Give only when asked", _bullets(facts)))
+    hints = [str(h) for h in kit.get("hints", {}).get(phase.key, [])]
+    if hints:
+        ladder = "\n".join(f"{i}. {hint}" for i, hint in enumerate(hints, start=1))
+        fields.append(("If the candidate is stuck (gentle first)", ladder))
+    if phase.key == "deep_dive":
+        fields.append(("Follow-ups", _bullets([follow_up_line(f) for f in question.follow_ups])))
+    if phase_index == len(PHASES) - 1 and question.red_flags:
+        fields.append(("Red flags to note for scoring", _bullets(question.red_flags)))
+    return Message(
+        title=f"Interviewer kit · mock #{number} · {phase.name}",
+        text=f"Phase {phase_index + 1}/{len(PHASES)}: the candidate was asked to cover "
+        f"{phase.focus}.",
+        fields=tuple(fields),
+        tone=Tone.PHASE,
+    )
+
+
+def reference_design(
+    slug: str, title: str, design: Mapping[str, Any], diagram_png: bytes | None = None
+) -> Message:
+    """One good answer, posted in the thread once the vote is over: the walkthrough, the key
+    estimates, and the diagram as a PNG when one was rendered, else as its Mermaid source."""
+    fields = [("Key estimates", _bullets([str(e) for e in design.get("estimates", [])]))]
+    source = design.get("diagram")
+    images: tuple[Image, ...] = ()
+    if source and diagram_png is not None:
+        images = (Image(f"{slug}-design.png", diagram_png, "Reference design diagram"),)
+    elif source:
+        fields.append(("Diagram (Mermaid source)", f"```\n{source}\n```"))
+    return Message(
+        title=f"Reference design: {title}",
+        text=str(design["walkthrough"]),
+        fields=tuple(fields),
+        images=images,
     )

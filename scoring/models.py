@@ -36,6 +36,7 @@ class Vote(Base):
     overall: Mapped[float] = mapped_column(Float)
     signal: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
+    red_flags: Mapped[list[str] | None] = mapped_column(JSON)  # the question's flags ticked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -6,6 +6,7 @@ leave exactly one row, holding the latest scores.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,7 +54,10 @@ def submit_vote(
     rubric: Rubric,
     now: datetime,
     window: timedelta = VOTE_WINDOW,
+    red_flags: Sequence[str] = (),
 ) -> VoteReceipt:
+    """Record (or replace) a voter's scores; `red_flags` are the question's flags they ticked.
+    Raises VoteError with the reason when the vote is refused."""
     if voter.workspace_id != interview.workspace_id:
         raise VoteError("only members of this workspace can score its mocks")
     if voter.id == interview.candidate_id:
@@ -83,11 +87,12 @@ def submit_vote(
             "overall": overall,
             "signal": signal,
             "comment": comment.strip()[:2000],
+            "red_flags": list(dict.fromkeys(red_flags)),
             "created_at": now,
             "updated_at": now,
         },
         ("interview_id", "voter_id"),
-        ("scores", "overall", "signal", "comment", "updated_at"),
+        ("scores", "overall", "signal", "comment", "red_flags", "updated_at"),
     )
     award(
         session,
@@ -117,11 +122,16 @@ def ballots(session: Session, interview_id: int) -> list[Ballot]:
     votes = session.scalars(
         select(Vote).where(Vote.interview_id == interview_id).order_by(Vote.voter_id)
     )
-    return [Ballot(str(v.voter_id), v.scores, v.signal, v.comment) for v in votes]
+    return [
+        Ballot(str(v.voter_id), v.scores, v.signal, v.comment, tuple(v.red_flags or ()))
+        for v in votes
+    ]
 
 
-def result_of(session: Session, interview: Interview, rubric: Rubric) -> Result | None:
-    return aggregate(ballots(session, interview.id), rubric)
+def result_of(
+    session: Session, interview: Interview, rubric: Rubric, question_level: str | None = None
+) -> Result | None:
+    return aggregate(ballots(session, interview.id), rubric, question_level)
 
 
 def _unsent_or_outdated() -> ColumnElement[bool]:

@@ -171,6 +171,9 @@ class SlackClient:
                 state[name] = {
                     name: {"type": "static_select", "selected_option": {"value": values[name]}}
                 }
+            elif element["type"] == "multi_static_select":  # values: "1,3"
+                chosen = [{"value": v} for v in values.get(name, "").split(",") if v]
+                state[name] = {name: {"type": "multi_static_select", "selected_options": chosen}}
             else:
                 state[name] = {name: {"type": "plain_text_input", "value": values.get(name)}}
         return self.interaction(

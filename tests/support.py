@@ -111,9 +111,25 @@ def largest_core_messages() -> list[Message]:
     ]
     result = aggregate(comments, DEFAULT_RUBRIC)
     assert result is not None
+    from bot.flows import scoring_flow
     from bot.flows.scoring_flow import result_message
 
+    v2 = largest_v2_question()
+    design = render.reference_design(v2.slug, v2.title, v2.reference_design)
+    flagged = [
+        Ballot(
+            str(i), dict.fromkeys(DEFAULT_RUBRIC.ids, 4), "hire", "c" * 2000, tuple(v2.red_flags)
+        )
+        for i in range(6)
+    ]
+    v2_result = aggregate(flagged, DEFAULT_RUBRIC, "L3")
+    assert v2_result is not None
+    anchors = scoring_flow.criterion_anchors(v2, DEFAULT_RUBRIC)
     return [
+        render.guide(v2),
+        *(render.phase_kit(1, i, v2) for i in range(4)),
+        design,
+        scoring_flow.result_message(1, v2_result, False, anchors, None, "L3", v2.level_bar),
         render.guide(question),
         render.daily_prompt(question, 1, question),
         render.mock_root(1, question, "alice", ["bob"] * 20, "standard"),
@@ -132,6 +148,35 @@ def core_forms() -> list[Form]:
 
     return [
         scoring_flow.vote_form(1, DEFAULT_RUBRIC),
+        scoring_flow.vote_form(1, DEFAULT_RUBRIC, largest_v2_question()),
         bank_flow.add_form(),
         bank_flow.import_form(),
     ]
+
+
+def largest_v2_question() -> Any:
+    """The v2 test question with every text at its schema maximum: 600-character anchors, four
+    red flags, twelve facts, three hints a phase, a 4,000-character walkthrough, a long diagram."""
+    from types import SimpleNamespace
+
+    from bank.files import load_bank_file
+
+    path = Path(__file__).parent / "fixtures" / "v2" / "churn.yaml"
+    data = load_bank_file(path).bank.questions[0].model_dump(mode="json", by_alias=True)
+    long = "word " * 119 + "end."  # 600 characters
+    data["anchors"] = {
+        c: {str(i): f"{i}{long}"[:600] for i in range(1, 5)} for c in data["anchors"]
+    }
+    data["red_flags"] = [f"{n}{long}"[:600] for n in range(4)]
+    phases = ("clarify", "architecture", "deep_dive", "trade_offs")
+    data["kit"] = {
+        "facts": [{"phase": phases[n % 4], "fact": long} for n in range(12)],
+        "hints": {phase: [long] * 3 for phase in phases},
+    }
+    data["reference_design"] = {
+        "walkthrough": ("word " * 800)[:4000],
+        "estimates": [long] * 8,
+        "diagram": "graph LR\n" + "  a[A] --> b[B]\n" * 180,
+    }
+    data["follow_ups"] = [{"ask": long, "probes": "ml_depth", "covers": long}] * 6
+    return SimpleNamespace(**data, family=SimpleNamespace(name="Churn prediction"))

@@ -113,6 +113,7 @@ def _raw_builtin() -> dict[Path, dict[str, Any]]:
     return {path: yaml.safe_load(path.read_text(encoding="utf-8")) for path in paths}
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
 RAW_BUILTIN = _raw_builtin()
 
 
@@ -120,8 +121,8 @@ def test_builtin_bank_loads_and_is_large_enough() -> None:
     banks = builtin_banks()
     active = [q for bank in banks for q in bank.questions if q.status == "active"]
     families = {bank.family for bank in banks if any(q.status == "active" for q in bank.questions)}
-    assert len(active) >= 60, f"only {len(active)} active questions"
-    assert len(families) >= 10, f"only {len(families)} families: {sorted(families)}"
+    assert len(active) >= 110, f"only {len(active)} active questions"
+    assert len(families) >= 20, f"only {len(families)} families: {sorted(families)}"
 
 
 def test_every_builtin_family_matches_its_file_name() -> None:
@@ -140,53 +141,35 @@ def test_builtin_slugs_are_unique_across_files() -> None:
     assert sum(slugs.values()) >= 60
 
 
-def _is_text(value: object) -> bool:
-    return isinstance(value, str) and len(value.strip()) >= 3
+def test_every_builtin_question_is_complete_in_format_v2() -> None:
+    """Anchors for six criteria x four scores, red flags, level bars, annotated follow-ups, an
+    interviewer kit and a reference design on every shipped question."""
+    banks = builtin_banks()
+    assert {bank.family: bank.version for bank in banks if bank.version != 2} == {}
+    gaps = {q.slug: q.missing for bank in banks for q in bank.questions if q.missing}
+    assert gaps == {}
 
 
-def _problems(question: dict[str, Any]) -> list[str]:
-    problems = []
-    guide = question.get("guide") or {}
-    for phase in PHASES:
-        entries = guide.get(phase) or []
-        if not entries or not all(_is_text(entry) for entry in entries):
-            problems.append(f"guide.{phase} missing or empty")
-    if len(guide.get("trade_offs") or []) < 3:
-        problems.append("fewer than 3 trade-offs")
-    follow_ups = question.get("follow_ups") or []
-    if len(follow_ups) < 2 or not all(_is_text(f) for f in follow_ups):
-        problems.append("fewer than 2 follow-ups")
-    if not _is_text(question.get("baseline")):
-        problems.append("no baseline")
-    signals = question.get("strong_signals") or {}
-    missing = [c for c in CRITERIA if not _is_text(signals.get(c))]
-    if missing:
-        problems.append(f"no strong signal for {missing}")
-    return problems
-
-
-def test_every_builtin_question_is_complete() -> None:
-    faults = {
-        f"{path.name}:{question.get('slug')}": problems
-        for path, data in RAW_BUILTIN.items()
-        for question in data["questions"]
-        if (problems := _problems(question))
-    }
-    assert not faults, faults
-
-
-def test_completeness_check_catches_a_gap() -> None:
-    """The check above is not vacuous: it flags a question with a hole in it."""
-    question = question_dict("probe-question")
-    assert _problems(question) == []
-    del question["guide"]["architecture"]
-    question["guide"]["trade_offs"] = question["guide"]["trade_offs"][:2]
-    question["strong_signals"].pop("communication")
-    assert _problems(question) == [
-        "guide.architecture missing or empty",
-        "fewer than 3 trade-offs",
-        "no strong signal for ['communication']",
+def test_each_criterion_has_four_distinct_anchors_on_every_builtin_question() -> None:
+    repeated = [
+        f"{q.slug}.{criterion}"
+        for bank in builtin_banks()
+        for q in bank.questions
+        if q.anchors is not None
+        for criterion, scores in q.anchors.model_dump().items()
+        if len(set(scores.values())) < 4
     ]
+    assert repeated == []
+
+
+def test_a_version_2_file_with_a_gap_is_refused(tmp_path: Path) -> None:
+    """The completeness rule is not vacuous: dropping one part of one question fails the file."""
+    data = yaml.safe_load((FIXTURES / "v2" / "churn.yaml").read_text(encoding="utf-8"))
+    del data["questions"][0]["kit"]
+    path = tmp_path / "churn.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    message = _fails(path)
+    assert "version 2 needs" in message and data["questions"][0]["slug"] in message
 
 
 def test_strong_signals_cover_the_rubric_criteria() -> None:

@@ -55,7 +55,7 @@ def test_full_mock_script(tmp_path: Path) -> None:
         out,
         "Mock #1 · ",
         "Phase 1/4 · Clarify (8 min)",
-        "dojo → bob (only bob sees this): Interviewer guide",
+        "dojo → bob (only bob sees this): Interviewer kit · mock #1 · Clarify",
         "carol joined mock #1",
         "one minute left in Clarify",
         "time is up for Clarify",

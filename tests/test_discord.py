@@ -190,7 +190,7 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
 
         fake.wait_for(lambda: answers() == 1)
 
-        # 3. a mock in a thread; the interviewer gets the guide in a direct message
+        # 3. a mock in a thread; the interviewer gets the phase's kit in a direct message
         mark = fake.mark()
         started = answer(
             fake,
@@ -201,7 +201,7 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         assert "Mock #1 started" in text_of(started) and started["data"]["flags"] & EPHEMERAL
         fake.wait_call("POST", "/users/@me/channels", after=mark)
         guide = fake.wait_call(
-            "POST", "/messages", after=mark, where=lambda c: "Interviewer guide" in text_of(c.body)
+            "POST", "/messages", after=mark, where=lambda c: "Interviewer kit" in text_of(c.body)
         )
         assert guide.path.split("/")[-2] not in (fake.channel_id,)
         mock_thread = fake.wait_call("POST", "/threads", after=mark).path.split("/")[-2]
@@ -285,12 +285,17 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         assert "Leaderboard" in text_of(board) and "1. Alice" in text_of(board)
         progress_ix = fake.slash_command("mlsd", "progress", user=fake.alice)
         progress = answer(fake, progress_ix)
-        calls = [
-            c
-            for c in fake.since(0, "POST")
-            if progress_ix["id"] in c.path or progress_ix["token"] in c.path
-        ]
-        assert any(name.endswith(".png") for c in calls for name in c.filenames), progress
+
+        def charts() -> bool:  # a deferred answer (type 5) brings them in its follow-up
+            calls = [
+                c
+                for c in fake.since(0, "POST")
+                if progress_ix["id"] in c.path or progress_ix["token"] in c.path
+            ]
+            return any(name.endswith(".png") for c in calls for name in c.filenames)
+
+        fake.wait_for(charts)
+        assert progress["type"] in (4, 5)
     finally:
         running.close()
 

@@ -446,10 +446,13 @@ def test_a_mock_scored_through_the_bot(bank_db: Database, tmp_path: Path) -> Non
     assert "Overall 2.93 / 4 from 3 voter(s), which suggests L4." in result.text
     assert "Signals: Lean hire 1, Hire 2." in result.text
     assert "• nice" in result.text and "• solid depth" in result.text
-    fields = dict(result.fields)
-    assert fields["ML depth (25%)"] == "3.33 (spread 1)"
-    assert fields["System architecture (20%)"] == "3.00"
-    assert fields["Problem formulation (20%)"] == "3.00 (spread 2)"
+    lines = {name: value.split("\n") for name, value in result.fields}
+    assert lines["ML depth (25%)"] == [
+        "3.33 (spread 1)",
+        "At a 3: Thoughtful features, justified model and training strategy",
+    ]
+    assert lines["System architecture (20%)"][0] == "3.00"
+    assert lines["Problem formulation (20%)"][0] == "3.00 (spread 2)"
     assert any("results are in (3 vote(s)); alice has them" in t for t in h.texts())
     for voter in ("bob", "carol", "dave"):
         assert results_for(h, voter) == []

@@ -48,11 +48,11 @@ def test_full_mock_lifecycle(bank_db: Database, tmp_path: Path) -> None:
     assert root.place.thread_id is None and root.message.title.startswith(f"Mock #{number} · ")
     assert "Candidate: alice" not in root.message.text  # names are fields, the text is the prompt
     assert ("Candidate", "alice") in root.message.fields
-    # the interviewer gets the full guide privately, the candidate does not
-    assert any(m.title.startswith("Interviewer guide") for m in h.private_to("bob"))
-    assert not any(m.title.startswith("Interviewer guide") for m in h.private_to("alice"))
+    # the interviewer gets the first phase's kit privately, the candidate does not
+    assert [m.title for m in h.private_to("bob")] == [f"Interviewer kit · mock #{number} · Clarify"]
+    assert not any(m.title.startswith("Interviewer kit") for m in h.private_to("alice"))
     assert h.command("carol", f"join #{number}") is not None
-    assert any(m.title.startswith("Interviewer guide") for m in h.private_to("carol"))
+    assert any(m.title.endswith("· Clarify") for m in h.private_to("carol"))
 
     # timers: one warning a minute before the 8-minute budget, one time-up, never repeated
     assert h.advance(minutes=6)["reminders"] == 0

@@ -35,7 +35,6 @@ QUESTION = {
     "family": "fraud-detection",
     "slug": "fraud-gift-cards",
     "level": "L4",
-    "difficulty": "medium",
     "title": "Gift-card fraud at a retailer",
     "tags": "fraud, gbdt",
     "prompt": "Stolen cards are being laundered through our gift cards. Stop the losses.",
@@ -45,7 +44,10 @@ QUESTION = {
     "deep_dive": "Velocity features\nGBDT model\nPR-AUC offline\nLoss rate online",
     "trade_offs": "Friction vs loss\nRules vs model\nLatency vs depth",
     "follow_ups": "Fraudsters adapt: now what?\nLabels arrive late: now what?",
-    "strong_signals": "\n".join(f"{c}: names it clearly" for c in DEFAULT_RUBRIC.ids),
+    "anchors": "\n".join(
+        f"{c}: misses it | names it | ties it to losses | quantifies it" for c in DEFAULT_RUBRIC.ids
+    ),
+    "red_flags": "Ignores chargeback delay\nBlocks every new card",
 }
 
 

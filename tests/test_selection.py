@@ -241,6 +241,17 @@ def test_mock_prefers_weak_families_and_filters_by_tag() -> None:
         tagged = choose_mock(REAL, [], str(seed), tag="cold-start")
         assert tagged is not None and "cold-start" in tagged.tags
     assert choose_mock(REAL, [], "seed", tag="no-such-tag") is None
+
+
+def test_mock_prefers_concepts_that_exercise_the_weakest_criterion() -> None:
+    concepts = ["calibration", "position-bias"]
+    for seed in range(20):
+        chosen = choose_mock(REAL, [], str(seed), weak_concepts=concepts)
+        assert chosen is not None and set(chosen.tags) & set(concepts)
+        both = choose_mock(
+            REAL, [], str(seed), weak_families=["ads"], weak_concepts=["calibration"]
+        )
+        assert both is not None and both.family == "ads" and "calibration" in both.tags
     assert choose_mock(REAL, [], "seed", topic_families=["no-such-family"]) is None
 
 
@@ -303,6 +314,9 @@ def test_mock_question_for_member_through_the_database(bank_db: Database) -> Non
             assert fraud.family.slug == "fraud-detection"
             tagged = mock_question_for_member(session, 1, "cold-start", str(seed))
             assert "cold-start" in tagged.tags
+            # a concept alias from the vocabulary names the concept's tag
+            aliased = mock_question_for_member(session, 1, "Calibrated probabilities", str(seed))
+            assert "calibration" in aliased.tags
         with pytest.raises(UnknownTopic) as excinfo:
             mock_question_for_member(session, 1, "quantum-basket-weaving", "seed")
         message = str(excinfo.value)

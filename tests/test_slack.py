@@ -12,6 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bank.catalog import bank_stats, get_question
 from bank.db import Database
 from bank.models import DailyAnswer, Member
 from bot.adapters import blockkit
@@ -144,9 +145,11 @@ def check_modal(view: dict[str, Any]) -> None:
     for block in view["blocks"]:
         assert block["type"] == "input" and len(block["label"]["text"]) <= 2000
         element = block["element"]
-        if element["type"] == "static_select":
+        assert len(block.get("hint", {}).get("text", "")) <= 2000
+        if element["type"] in ("static_select", "multi_static_select"):
             assert 0 < len(element["options"]) <= 100
             assert all(len(o["text"]["text"]) <= 75 for o in element["options"])
+            assert all(len(o["value"]) <= 150 for o in element["options"])
         else:
             assert element["type"] == "plain_text_input" and element["max_length"] <= 3000
 
@@ -201,28 +204,23 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
         )
     assert repliers == ["UCAROL", "UDAVE"]
 
-    # 4. a mock in a new thread; the interviewer gets the guide privately
+    # 4. a mock in a new thread; the interviewer gets the first phase's kit in a direct message
     mark = fake.mark()
     ok(client.command("UALICE", "mock recsys <@UBOB|bob>"))
-    fake.wait_for(
-        lambda: len(slack.posts(mark)) >= 2 and bool(fake.since(mark, "chat.postEphemeral"))
-    )
+
+    def kits(since: int) -> list[dict[str, Any]]:
+        return [p for p in slack.posts(since) if "Interviewer kit" in all_text(p)]
+
+    fake.wait_for(lambda: len(slack.posts(mark)) >= 3 and bool(kits(mark)))
     root, phase = slack.posts(mark)[:2]
     assert header(root).startswith("Mock #1 · ") and "thread_ts" not in root
     assert phase["thread_ts"] == root["_ts"] and "Phase 1/4" in header(phase)
-    guides = [
-        c.params
-        for c in fake.since(mark, "chat.postEphemeral")
-        if "Interviewer guide" in all_text(c.params)
-    ]
-    fake.wait_for(
-        lambda: any(
-            p["user"] == "UBOB"
-            for p in [c.params for c in fake.since(mark, "chat.postEphemeral")]
-            if "Interviewer guide" in all_text(p)
-        )
+    first_kit = kits(mark)
+    assert [k["channel"] for k in first_kit] == ["DUBOB"]  # a DM, opened for bob alone
+    assert "Clarify" in all_text(first_kit[0]) and "thread_ts" not in first_kit[0]
+    assert all(
+        "Interviewer kit" not in all_text(c.params) for c in fake.since(mark, "chat.postEphemeral")
     )
-    assert all(p["user"] == "UBOB" for p in guides)
 
     # 5. phases with buttons; each press retires the old buttons with chat.update
     for expected in ("Phase 2/4", "Phase 3/4", "Phase 4/4", "Mock #1 is over"):
@@ -239,7 +237,15 @@ def test_full_journey_over_the_wire(slack: Slack, bank_db: Database) -> None:
         assert updates and updates[0].params["ts"] == ts
         assert not any(b["type"] == "actions" for b in updates[0].params["blocks"])
         for post in slack.posts(mark):
-            assert post["thread_ts"] == root["_ts"]
+            if post["channel"] != "DUBOB":  # the phase's kit goes to bob's DM
+                assert post["thread_ts"] == root["_ts"]
+        if expected != "Mock #1 is over":
+
+            def kit_sent(since: int = mark) -> bool:
+                return bool(kits(since))
+
+            fake.wait_for(kit_sent)
+            assert expected.replace("Phase ", "") in all_text(kits(mark)[0])
 
     # 6. scoring through the modal: the candidate is refused, three peers vote
     score, score_ts, thread = slack.last_button("Score this mock")
@@ -381,7 +387,6 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
         "family": "fraud-detection",
         "slug": "fraud-gift-cards",
         "level": "L4",
-        "difficulty": "medium",
         "title": "Gift-card fraud at a retailer",
         "tags": "fraud, gbdt",
         "prompt": "Stolen cards are being laundered through our gift cards. Stop the losses.",
@@ -391,12 +396,28 @@ def test_bank_add_form_over_the_wire(slack: Slack, bank_db: Database) -> None:
         "deep_dive": "Velocity features\nGBDT model\nPR-AUC offline\nLoss rate online",
         "trade_offs": "Friction vs loss\nRules vs model\nLatency vs depth",
         "follow_ups": "Fraudsters adapt: now what?\nLabels arrive late: now what?",
-        "strong_signals": "\n".join(f"{c}: names it clearly" for c in DEFAULT_RUBRIC.ids),
+        "anchors": "\n".join(
+            f"{c}: misses it | names it | ties it to losses | quantifies it"
+            for c in DEFAULT_RUBRIC.ids
+        ),
+        "red_flags": "Ignores chargeback delay\nBlocks every new card",
     }
+    mark = fake.mark()
+    ok(client.submit("UADMIN", view, {**values, "anchors": "ml_depth: only | three | parts"}))
+    fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))
+    refused = all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    assert "not added: anchors" in refused
     mark = fake.mark()
     ok(client.submit("UADMIN", view, values))
     fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))
-    assert "1 added" in all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    added = all_text(fake.since(mark, "chat.postEphemeral")[0].params)
+    assert "1 added" in added and "fraud-gift-cards is marked incomplete" in added
+    assert "missing level_bar, kit, reference_design, annotated follow_ups" in added
+    with bank_db.unit_of_work() as session:
+        stored = get_question(session, "fraud-gift-cards")
+        assert stored.anchors is not None and stored.anchors["ml_depth"]["4"] == "quantifies it"
+        assert stored.red_flags == ["Ignores chargeback delay", "Blocks every new card"]
+        assert "fraud-gift-cards" in bank_stats(session).incomplete
     mark = fake.mark()
     ok(client.command("UALICE", "bank add"))  # not an admin
     fake.wait_for(lambda: bool(fake.since(mark, "chat.postEphemeral")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.port import Form, FormInput, Message, Style
+from bot.port import Choice, Form, FormInput, Message, Style, clip_words
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -22,6 +22,7 @@ MAX_OPTION_TEXT = 75
 MAX_OPTIONS = 100
 MAX_INPUT_LENGTH = 3000
 MAX_MODAL_BLOCKS = 100
+MAX_HINT_TEXT = 2000
 
 Block = dict[str, Any]
 
@@ -103,14 +104,31 @@ def fallback_text(message: Message) -> str:
     return clip(head + message.text, MAX_FALLBACK_TEXT) or "mlsd-dojo"
 
 
+def _option_text(choice: Choice) -> str:
+    """An option's label with its description (a scoring anchor), clipped at a word to the
+    75 characters Slack allows; the full descriptions go in the input's hint."""
+    text = f"{choice.label} · {choice.description}" if choice.description else choice.label
+    return clip_words(text, MAX_OPTION_TEXT)
+
+
+def _anchors_hint(item: FormInput) -> str:
+    """Every option's full description (the anchors) under the select, each clipped at a word
+    so that all of them fit the hint's 2,000 characters."""
+    described = [c for c in item.choices if c.description]
+    if not described:
+        return ""
+    room = MAX_HINT_TEXT // len(described) - 1
+    return "\n".join(clip_words(f"{c.label}: {c.description}", room) for c in described)
+
+
 def _input_block(item: FormInput) -> Block:
     if item.is_choice:
         element: dict[str, Any] = {
-            "type": "static_select",
+            "type": "multi_static_select" if item.multiple else "static_select",
             "action_id": item.name,
             "placeholder": plain("Choose", 150),
             "options": [
-                {"text": plain(c.label, MAX_OPTION_TEXT), "value": c.value}
+                {"text": plain(_option_text(c), MAX_OPTION_TEXT), "value": c.value}
                 for c in item.choices[:MAX_OPTIONS]
             ],
         }
@@ -128,8 +146,9 @@ def _input_block(item: FormInput) -> Block:
         "element": element,
         "optional": not item.required,
     }
-    if item.hint:
-        block["hint"] = plain(item.hint, 2000)
+    hint = _anchors_hint(item) or item.hint
+    if hint:
+        block["hint"] = plain(hint, MAX_HINT_TEXT)
     return block
 
 
@@ -160,6 +179,9 @@ def submitted_fields(view: dict[str, Any]) -> dict[str, str]:
             if state.get("type") == "static_select":
                 option = state.get("selected_option") or {}
                 fields[block_id] = str(option.get("value", ""))
+            elif state.get("type") == "multi_static_select":
+                chosen = state.get("selected_options") or []
+                fields[block_id] = ",".join(str(o.get("value", "")) for o in chosen)
             else:
                 fields[block_id] = str(state.get("value") or "")
     return fields

@@ -89,7 +89,9 @@ class ConsolePort:
             if posted.message_id == message_id:
                 self.posted[index] = Posted(message_id, posted.place, message)
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
         self.private.append((user_id, message))
         self.show(message, to=user_id)
 
@@ -122,6 +124,13 @@ class ConsolePort:
                 f"[dim]form «{escape(message.form.title)}»:[/] "
                 + ", ".join(escape(i.label) for i in message.form.inputs)
             )
+            for item in message.form.inputs:  # the options that explain themselves (anchors)
+                described = [c for c in item.choices if c.description]
+                if described:
+                    lines.append(f"  [dim]{escape(item.label)}:[/]")
+                    lines.extend(
+                        f"    {escape(c.label)} {escape(c.description)}" for c in described
+                    )
         if message.buttons:
             lines.append(" ".join(f"[reverse] {escape(b.label)} [/]" for b in message.buttons))
         for image in message.images:

@@ -103,7 +103,9 @@ class DiscordPort:
     def edit(self, place: Place, message_id: str, message: Message) -> None:
         self._run(self.bot.edit(int(place.thread_id or place.channel_id), int(message_id), message))
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
         self._run(self.bot.direct_message(int(user_id), message))
 
     @property
@@ -165,7 +167,7 @@ class FormPage(discord.ui.Modal):
         fields: dict[str, str] = {}
         for child in self.walk_children():
             if isinstance(child, discord.ui.Select):
-                fields[str(child.custom_id)] = str(child.values[0]) if child.values else ""
+                fields[str(child.custom_id)] = ",".join(str(v) for v in child.values)
             elif isinstance(child, discord.ui.TextInput):
                 fields[str(child.custom_id)] = child.value
         return fields

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.port import Button, Form, FormInput, Message, Style, Tone
+from bot.port import Button, Form, FormInput, Message, Style, Tone, clip_words
 
 MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
@@ -30,6 +30,7 @@ MAX_LABEL = 45
 MAX_LABEL_DESCRIPTION = 100
 MAX_SELECT_OPTIONS = 25
 MAX_OPTION_LABEL = 100
+MAX_OPTION_DESCRIPTION = 100
 MAX_TEXT_INPUT = 4000
 BUTTON_PREFIX = "dojo:"
 
@@ -154,14 +155,20 @@ def modal_item(item: FormInput) -> discord.ui.Label[discord.ui.Modal]:
     )
     component: discord.ui.Item[discord.ui.Modal]
     if item.is_choice:
+        options = [
+            discord.SelectOption(
+                label=clip_words(c.label, MAX_OPTION_LABEL),
+                value=c.value,
+                description=clip_words(c.description, MAX_OPTION_DESCRIPTION) or None,
+            )
+            for c in item.choices[:MAX_SELECT_OPTIONS]
+        ]
         component = discord.ui.Select(
             custom_id=item.name,
             required=item.required,
             min_values=1 if item.required else 0,
-            options=[
-                discord.SelectOption(label=clip(c.label, MAX_OPTION_LABEL), value=c.value)
-                for c in item.choices[:MAX_SELECT_OPTIONS]
-            ],
+            max_values=len(options) if item.multiple else 1,
+            options=options,
         )
     else:
         component = discord.ui.TextInput(

@@ -78,7 +78,17 @@ class SlackPort:
             blocks=message_blocks(message),
         )
 
-    def send_private(self, user_id: str, place: Place, message: Message) -> None:
+    def send_private(
+        self, user_id: str, place: Place, message: Message, *, direct: bool = False
+    ) -> None:
+        if direct:  # a DM stays; an ephemeral message is gone when the client reloads
+            channel = str(self.client.conversations_open(users=user_id)["channel"]["id"])
+            self.client.chat_postMessage(
+                channel=channel, text=fallback_text(message), blocks=message_blocks(message)
+            )
+            if message.images or message.files:
+                self._attach(channel, None, message)
+            return
         self.client.chat_postEphemeral(
             channel=place.channel_id,
             user=user_id,

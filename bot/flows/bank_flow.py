@@ -24,6 +24,10 @@ LINES_HINT = "one per line"
 
 
 def add_form() -> Form:
+    """The format-v2 essentials (anchors, red flags) with the core fields; level bars, the kit,
+    the reference design and annotated follow-ups come by `bank import`, and until then the
+    question is stored marked incomplete."""
+
     def lines(name: str, label: str) -> FormInput:
         return FormInput(name, label, multiline=True, max_length=3000, hint=LINES_HINT)
 
@@ -37,11 +41,6 @@ def add_form() -> Form:
             FormInput(
                 "level", "Level", choices=tuple(Choice(v, v) for v in ("L3", "L4", "L5", "L6"))
             ),
-            FormInput(
-                "difficulty",
-                "Difficulty",
-                choices=tuple(Choice(v, v) for v in ("easy", "medium", "hard")),
-            ),
             FormInput("tags", "Tags (comma-separated)", max_length=300),
             FormInput(
                 "prompt", "Prompt, as the interviewer opens it", multiline=True, max_length=3000
@@ -53,10 +52,19 @@ def add_form() -> Form:
             lines("trade_offs", "Trade-offs (at least three)"),
             lines("follow_ups", "Follow-up questions"),
             FormInput(
-                "strong_signals",
-                "Strong signals: `criterion_id: text`, one per line",
+                "anchors",
+                "Anchors: `criterion_id: 1 | 2 | 3 | 4`, one line per criterion",
                 multiline=True,
                 max_length=3000,
+                hint="what a 1, 2, 3 and 4 look like on this problem, split by |",
+            ),
+            FormInput(
+                "red_flags",
+                "Red flags (2-4)",
+                multiline=True,
+                max_length=3000,
+                required=False,
+                hint=LINES_HINT,
             ),
         ),
         submit_label="Add",
@@ -95,6 +103,16 @@ def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Re
             fields = tuple((family, str(n)) for family, n in stats.by_family.items())
             levels = ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items())
             drawn = ", ".join(f"{s} ({n})" for s, n in stats.most_drawn[:5]) or "none yet"
+            incomplete = ", ".join(stats.incomplete[:20]) + (
+                f" and {len(stats.incomplete) - 20} more" if len(stats.incomplete) > 20 else ""
+            )
+            fields += (
+                (
+                    "Complete (format v2)",
+                    f"{stats.complete} of {stats.active}"
+                    + (f"; incomplete: {incomplete}" if stats.incomplete else ""),
+                ),
+            )
             return Reply(
                 Message(
                     f"{stats.active} active questions in {len(stats.by_family)} families, "
@@ -138,18 +156,22 @@ def spec_from_fields(fields: Mapping[str, str]) -> tuple[str, QuestionSpec]:
     def split(name: str) -> list[str]:
         return [line.strip(" •-\t") for line in fields.get(name, "").splitlines() if line.strip()]
 
-    signals = dict(line.split(":", 1) for line in split("strong_signals") if ":" in line)
-    data = {
+    rows = dict(line.split(":", 1) for line in split("anchors") if ":" in line)
+    anchors = {
+        k.strip(): dict(enumerate((p.strip() for p in v.split("|")), start=1))
+        for k, v in rows.items()
+    }
+    data: dict[str, object] = {
         "slug": fields.get("slug", "").strip(),
         "title": fields.get("title", ""),
         "prompt": fields.get("prompt", ""),
         "level": fields.get("level", ""),
-        "difficulty": fields.get("difficulty", ""),
         "baseline": fields.get("baseline", ""),
         "tags": [t.strip().lower() for t in fields.get("tags", "").split(",") if t.strip()],
         "guide": {k: split(k) for k in ("clarify", "architecture", "deep_dive", "trade_offs")},
         "follow_ups": split("follow_ups"),
-        "strong_signals": {k.strip(): v.strip() for k, v in signals.items()},
+        "anchors": anchors or None,
+        "red_flags": split("red_flags") or None,
     }
     try:
         spec = QuestionSpec.model_validate(data)
@@ -184,6 +206,15 @@ def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Pla
             return Reply.error(f"not added: {exc}")
     if report.rejected:
         return Reply.error("not added: " + "; ".join(report.rejected))
+    if not spec.is_complete:  # stored and drawn, but marked: `bank stats` lists it too
+        return Reply(
+            Message(
+                f"Bank updated: {report.summary()}. {spec.slug} is marked incomplete "
+                f"(missing {', '.join(spec.missing)}): `bank import` a format-v2 file to "
+                "complete it.",
+                tone=Tone.WARNING,
+            )
+        )
     return Reply(Message(f"Bank updated: {report.summary()}.", tone=Tone.SUCCESS))
 
 

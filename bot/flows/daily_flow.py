@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
-from bot import daily, pings, render
+from bot import closure, daily, pings, render
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
@@ -78,9 +78,17 @@ def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> None:
         group = pings.group_of(session, session.get_one(DailyPrompt, claimed.prompt_id).channel_id)
     if group:
         message = dataclasses.replace(message, mentions=(group,))
+    design = closure.design_of(claimed.previous) if claimed.previous is not None else None
     thread = ctx.port.start_thread(claimed.channel_external_id, message)
     with ctx.db.unit_of_work() as session:
         daily.mark_posted(session, claimed.prompt_id, thread, ctx.now())
+    if design is not None and claimed.previous_thread is not None:
+        # the previous question's thread closes with today's post: its reference design goes in
+        with isolated(f"the reference design for thread {claimed.previous_thread}"):
+            ctx.port.post(
+                Place(claimed.channel_external_id, claimed.previous_thread),
+                closure.reference_design_message(design),
+            )
 
 
 def post_due(ctx: Context) -> int:

@@ -81,22 +81,17 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         interview = session.get_one(Interview, started.interview_id)
         interview.thread_external_id = thread
         mocks.current_phase(session, interview).message_external_id = message_id
-    unreachable = []
-    for user_id, name in started.interviewers:
-        try:
-            ctx.port.send_private(user_id, in_thread, render.guide(started.question))
-        except Exception as exc:  # e.g. direct messages closed: the mock goes on
-            log.warning("could not send the guide of mock #%s privately: %s", started.number, exc)
-            unreachable.append(name)
+    kit = render.phase_kit(started.number, 0, started.question)
+    unreachable = _send_kit(ctx, in_thread, started.number, started.interviewers, kit)
     if not started.interviewers:
         note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
     elif unreachable:
         note = (
-            f"I could not send the guide privately to {', '.join(unreachable)}: "
+            f"I could not send the interviewer kit privately to {', '.join(unreachable)}: "
             f"they can `/mlsd bank show {started.question.slug}`."
         )
     else:
-        note = "Your interviewers have the guide."
+        note = "Your interviewers have the kit for the first phase; each phase brings its own."
     return Reply(
         Message(
             f"Mock #{started.number} started in its thread: {started.question.title}. {note}",
@@ -113,11 +108,26 @@ def join(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Repl
         if not mocks.join(session, interview, seen.member, now):
             return Reply(Message(f"You are already interviewing in mock #{number}."))
         where = thread_place(session, interview)
-        guide = render.guide(session.get_one(Question, interview.question_id))
+        question = session.get_one(Question, interview.question_id)
+        kit = render.phase_kit(number, interview.phase_index, question)
         joined = Message(f"{seen.member.display_name} joined mock #{number} as an interviewer.")
     ctx.port.post(where, joined)
-    ctx.port.send_private(actor.user_id, where, guide)
-    return Reply(Message(f"You joined mock #{number}; the guide is in your messages."))
+    ctx.port.send_private(actor.user_id, where, kit, direct=True)
+    return Reply(Message(f"You joined mock #{number}; the kit for this phase is in your messages."))
+
+
+def _send_kit(
+    ctx: Context, where: Place, number: int, panel: list[tuple[str, str]], kit: Message
+) -> list[str]:
+    """The phase's kit to each interviewer privately; the names it could not reach."""
+    unreachable = []
+    for user_id, name in panel:
+        try:
+            ctx.port.send_private(user_id, where, kit, direct=True)
+        except Exception as exc:  # e.g. direct messages closed: the mock goes on
+            log.warning("could not send the kit of mock #%s privately: %s", number, exc)
+            unreachable.append(name)
+    return unreachable
 
 
 def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:
@@ -135,6 +145,8 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
         phase = mocks.current_phase(session, interview)
         name = PHASES[interview.phase_index].name
         superseded = (phase.message_external_id, phase.phase_index)
+        kit: Message | None = None
+        panel: list[tuple[str, str]] = []
         if request.verb == "next":
             opened = mocks.next_phase(session, interview, now)
             if opened is None:
@@ -145,6 +157,12 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
                 post = render.phase_message(
                     number, opened.phase_index, opened.budget_seconds, question
                 )
+                kit = render.phase_kit(number, opened.phase_index, question)
+                panel = [
+                    (m.external_id, m.display_name)
+                    for m in mocks.interviewers(session, interview)
+                    if m.id != interview.candidate_id
+                ]
                 confirmation = f"Mock #{number}: {PHASES[opened.phase_index].name} has begun."
         elif request.verb == "pause":
             left = mocks.pause(interview, now)
@@ -178,6 +196,8 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
     _post_controls(
         ctx, where, interview_id, post, superseded, phase_over=request.verb in ("next", "end")
     )
+    if kit is not None:
+        _send_kit(ctx, where, number, panel, kit)
     return Reply(Message(confirmation))
 
 

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bank.calendar import local_date
-from bank.models import Channel, DailyAnswer, DailyPrompt, Interview, Member, Workspace
+from bank.models import (
+    Channel,
+    DailyAnswer,
+    DailyPrompt,
+    Interview,
+    Member,
+    Question,
+    Workspace,
+)
 from bank.selection import UnknownTopic, mock_question_for_member
-from bot import bookings, mocks
+from bank.vocabulary import vocabulary
+from bot import bookings, closure, mocks
 from bot.community import member_for
 from bot.flows.context import Context, isolated, thread_place
 from bot.grammar import SIGNALS, Leaderboard, Progress, Vote
 from bot.port import Actor, Choice, Form, FormInput, Image, Message, Place, Reply, Tone
-from scoring.aggregate import Result
+from scoring.aggregate import LEVELS, Result, anchor_score, level_cap, suggested_level
+from scoring.calibration import CalibratedScores, calibrated_scores, workspace_leniency
 from scoring.leaderboard import PERIOD_NAMES, standings
 from scoring.progress import progress as member_progress
 from scoring.rubric import Rubric, rubric_for
 from scoring.votes import (
     VoteError,
     all_interviewers_voted,
+    ballots,
     claim_result_delivery,
     result_of,
     results_due,
@@ -40,17 +51,44 @@ SIGNAL_LABELS = {
 }
 
 
-def vote_form(number: int, rubric: Rubric) -> Form:
+RED_FLAGS = "red_flags"
+
+
+def criterion_anchors(question: Question | None, rubric: Rubric) -> dict[str, tuple[str, ...]]:
+    """Per criterion, what a 1-4 looks like: the question's own anchors (format v2) where it has
+    them, else the rubric's generic ones."""
+    own = (question.anchors if question is not None else None) or {}
+    return {
+        c.id: tuple(str(own[c.id][str(i)]) for i in range(1, 5)) if c.id in own else c.anchors
+        for c in rubric.criteria
+    }
+
+
+def vote_form(number: int, rubric: Rubric, question: Question | None = None) -> Form:
+    """Scores 1-4 per criterion, each option described by its anchor on this question; the
+    question's red flags to tick; the signal; a comment."""
+    anchors = criterion_anchors(question, rubric)
     inputs = [
         FormInput(
             name=c.id,
             label=f"{c.name} ({c.weight}%)",
             choices=tuple(
-                Choice(str(i), f"{i} · {anchor}") for i, anchor in enumerate(c.anchors, start=1)
+                Choice(str(i), str(i), anchor) for i, anchor in enumerate(anchors[c.id], start=1)
             ),
         )
         for c in rubric.criteria
     ]
+    flags = (question.red_flags if question is not None else None) or []
+    if flags:
+        inputs.append(
+            FormInput(
+                RED_FLAGS,
+                "Red flags you saw",
+                choices=tuple(Choice(str(i), flag) for i, flag in enumerate(flags, start=1)),
+                required=False,
+                multiple=True,
+            )
+        )
     inputs.append(
         FormInput(
             "signal",
@@ -72,6 +110,20 @@ def vote_form(number: int, rubric: Rubric) -> Form:
     )
 
 
+def ticked_flags(value: str, question: Question) -> tuple[str, ...]:
+    """The red-flag texts a form's "1,3" names (VoteError for a number the question lacks)."""
+    flags = question.red_flags or []
+    picked = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        index = int(part) if part.strip().isdecimal() else 0
+        if not 1 <= index <= len(flags):
+            raise VoteError(f"there is no red flag {part.strip()!r} for this question")
+        picked.append(flags[index - 1])
+    return tuple(dict.fromkeys(picked))
+
+
 def open_form(ctx: Context, number: int | None, actor: Actor, place: Place) -> Reply:
     with ctx.seen(actor, place) as (session, seen):
         interview = mocks.find_mock(session, seen.workspace, number, place.thread_id)
@@ -80,7 +132,7 @@ def open_form(ctx: Context, number: int | None, actor: Actor, place: Place) -> R
         if interview.status != "ended":
             raise VoteError(f"mock #{interview.number} is still running: score it once it ends")
         rubric = rubric_for(seen.workspace.rubric)
-        form = vote_form(interview.number, rubric)
+        form = vote_form(interview.number, rubric, session.get_one(Question, interview.question_id))
     names = ", ".join(f"{i}. {c.name}" for i, c in enumerate(rubric.criteria, start=1))
     return Reply(
         Message(
@@ -115,7 +167,16 @@ def submit_form(
     except ValueError:
         raise VoteError("scores must be whole numbers from 1 to 4") from None
     signal = fields.get("signal", "").strip()
-    return _submit(ctx, number, scores, signal, fields.get("comment", ""), actor, place)
+    return _submit(
+        ctx,
+        number,
+        scores,
+        signal,
+        fields.get("comment", ""),
+        actor,
+        place,
+        fields.get(RED_FLAGS, ""),
+    )
 
 
 def _submit(
@@ -126,12 +187,24 @@ def _submit(
     comment: str,
     actor: Actor,
     place: Place,
+    red_flags: str = "",
 ) -> Reply:
     now = ctx.now()
     with ctx.seen(actor, place) as (session, seen):
         interview = mocks.find_mock(session, seen.workspace, number, place.thread_id)
         rubric = rubric_for(seen.workspace.rubric)
-        receipt = submit_vote(session, interview, seen.member, scores, signal, comment, rubric, now)
+        flags = ticked_flags(red_flags, session.get_one(Question, interview.question_id))
+        receipt = submit_vote(
+            session,
+            interview,
+            seen.member,
+            scores,
+            signal,
+            comment,
+            rubric,
+            now,
+            red_flags=flags,
+        )
         interview_id = interview.id
         number = interview.number
     # Checked again after the commit: two last votes arriving together each saw only their own.
@@ -147,25 +220,63 @@ def _submit(
     )
 
 
-def result_message(number: int, result: Result, revised: bool = False) -> Message:
-    fields = tuple(
-        (f"{c.name} ({c.weight}%)", f"{c.mean:.2f}" + (f" (spread {c.spread})" if c.spread else ""))
-        for c in result.criteria
+def result_message(
+    number: int,
+    result: Result,
+    revised: bool = False,
+    anchors: Mapping[str, Sequence[str]] | None = None,
+    calibrated: CalibratedScores | None = None,
+    question_level: str | None = None,
+    level_bar: Mapping[str, str] | None = None,
+) -> Message:
+    """The candidate's result: per criterion the mean (calibrated with the raw one beside it once
+    the workspace calibrates) and the anchor that score sits at; the level suggested, capped by
+    the question's level; the signals, the red flags voters ticked, and the comments."""
+    fields = []
+    for c in result.criteria:
+        mean = c.mean if calibrated is None else calibrated.criteria.get(c.id, c.mean)
+        score = f"{mean:.2f}" if calibrated is None else f"{mean:.2f} calibrated (raw {c.mean:.2f})"
+        spread = f" (spread {c.spread})" if c.spread else ""
+        line = f"{score}{spread}"
+        if anchors is not None and c.id in anchors:
+            at = anchor_score(mean)
+            line += f"\nAt a {at}: {anchors[c.id][at - 1]}"
+        fields.append((f"{c.name} ({c.weight}%)", line))
+    if result.red_flags:
+        fields.append(
+            (
+                "Red flags voters ticked",
+                "\n".join(f"• {flag} ({n} of {result.voters})" for flag, n in result.red_flags),
+            )
+        )
+    overall = result.overall if calibrated is None else calibrated.overall
+    level = result.level if calibrated is None else suggested_level(overall, question_level)
+    uncapped = result.uncapped_level if calibrated is None else suggested_level(overall)
+    raw = "" if calibrated is None else f" calibrated (raw {result.overall:.2f})"
+    capped = (
+        f" The score alone reads as {uncapped}; a {question_level} question can show up to "
+        f"{level_cap(question_level)}."
+        if question_level is not None and uncapped != level
+        else ""
     )
+    above = LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+    if level_bar and above != level and above in level_bar:
+        fields.append((f"What {above} adds on this problem", level_bar[above]))
     signals = ", ".join(f"{SIGNAL_LABELS[s]} {n}" for s, n in result.signals if n)
     comments = "\n".join(f"• {c}" for c in result.comments) or "(no comments)"
     return Message(
         title=f"Your {'updated ' if revised else ''}result for mock #{number}",
-        text=f"Overall {result.overall:.2f} / 4 from {result.voters} voter(s), which suggests "
-        f"{result.level}.\nSignals: {signals}.\n{comments}",
-        fields=fields,
+        text=f"Overall {overall:.2f} / 4{raw} from {result.voters} voter(s), which suggests "
+        f"{level}.{capped}\nSignals: {signals}.\n{comments}",
+        fields=tuple(fields),
         tone=Tone.SUCCESS,
     )
 
 
 def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> bool:
     """Send the candidate their aggregated result: once early (the panel has voted), and at the
-    window's close again only if votes came in or changed since."""
+    window's close again only if votes came in or changed since. With the first result, the
+    question's reference design is posted in the mock's thread (closure)."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
         interview = session.get_one(Interview, interview_id)
@@ -175,19 +286,39 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
         if not claim_result_delivery(session, interview, now, final=final):
             return False  # nothing new since the early result (committed: settled for good)
         workspace = session.get_one(Workspace, interview.workspace_id)
-        result = result_of(session, interview, rubric_for(workspace.rubric))
+        question = session.get_one(Question, interview.question_id)
+        rubric = rubric_for(workspace.rubric)
+        result = result_of(session, interview, rubric, question.level)
         if result is None:
             return False
         score_bonus(session, interview, result, now)
+        offsets = workspace_leniency(session, workspace.id)
+        calibrated = (
+            None
+            if offsets is None
+            else calibrated_scores(ballots(session, interview.id), offsets, rubric)
+        )
         candidate = session.get_one(Member, interview.candidate_id)
         where = thread_place(session, interview)
-        message = result_message(interview.number, result, revised)
+        message = result_message(
+            interview.number,
+            result,
+            revised,
+            criterion_anchors(question, rubric),
+            calibrated,
+            question.level,
+            question.level_bar,
+        )
         note = Message(
             f"Mock #{interview.number}: {'updated ' if revised else ''}results are in "
             f"({result.voters} vote(s)); {candidate.display_name} has them."
         )
+        design = None if revised else closure.design_of(question)
     ctx.port.send_private(candidate.external_id, where, message)
     ctx.port.post(where, note)
+    if design is not None:
+        with isolated(f"the reference design of interview {interview_id}"):
+            ctx.port.post(where, closure.reference_design_message(design))
     return True
 
 
@@ -254,11 +385,20 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         rubric = rubric_for(seen.workspace.rubric)
         report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
         missed = bookings.no_show_count(session, member.id)
+        weak_concepts = vocabulary().for_criterion(report.weakest.id) if report.weakest else []
         try:
             suggestion = mock_question_for_member(
-                session, member.id, None, f"{ctx.seed}:suggest:{member.id}", report.weak_families
+                session,
+                member.id,
+                None,
+                f"{ctx.seed}:suggest:{member.id}",
+                report.weak_families,
+                weak_concepts,
             )
-            suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)"
+            practises = [t for t in suggestion.tags if t in weak_concepts][:3]
+            suggest = f"{suggestion.title} (`/mlsd mock {suggestion.slug}`)" + (
+                f", practises {', '.join(practises)}" if practises else ""
+            )
         except UnknownTopic:
             suggest = "no active questions left"
     fields = [
