@@ -97,7 +97,7 @@ def test_pairing_matches_and_alternates_roles_over_three_rounds(
         "candidate",
     ]
     # the interviewer got the guide of the mock
-    assert any("Interviewer guide" in text for text in private_texts(h, "bob"))
+    assert any("Interviewer kit" in text for text in private_texts(h, "bob"))
 
 
 def test_pairing_refusals_leaving_expiry_and_no_fit(bank_db: Database, tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_booking_is_reminded_twice_and_starts_across_restarts(
         assert interview.thread_external_id == booking.thread_external_id is not None
         assert booking.status == "started" and booking.interview_id == interview.id
     assert any("Phase 1/4" in t for t in h3.texts())
-    assert any("Interviewer guide" in t for t in private_texts(h3, "bob"))
+    assert any("Interviewer kit" in t for t in private_texts(h3, "bob"))
     again = h3.action("bob", words.HERE, value)  # a late double click
     assert again is not None and "is started" in again.message.text
     assert candidates(bank_db) == ["alice"]

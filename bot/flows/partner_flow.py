@@ -422,9 +422,10 @@ def _open_first_phase(ctx: Context, start: _Start) -> None:
         with ctx.db.unit_of_work() as session:
             interview = session.get_one(Interview, start.interview_id)
             mocks.current_phase(session, interview).message_external_id = message_id
-    for user_id, _ in start.interviewers:
-        with isolated(f"sending the guide of mock #{start.number}"):
-            ctx.port.send_private(user_id, start.where, render.guide(start.question))
+    kit = render.phase_kit(start.number, 0, start.question)
+    for user_id, _ in start.interviewers:  # like any mock: the first phase's kit, kept as a DM
+        with isolated(f"sending the kit of mock #{start.number}"):
+            ctx.port.send_private(user_id, start.where, kit, direct=True)
 
 
 def _id(value: str) -> int:
