@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import Session
 
 from bank.files import BUILTIN_DIR, BankFileError, bank_paths, load_bank_file
-from bank.models import Family, Question
+from bank.models import Channel, DailyPrompt, Family, Interview, Question, WorkspaceRetirement
 from bank.schema import BankFile, QuestionSpec, Status
+from bank.upsert import insert_ignore
+from bank.view import owned_by, readable, retired_here, visible
 
 NEAR_DUPLICATE_RATIO = 0.9
 
@@ -71,8 +73,16 @@ def _near_duplicate(spec: QuestionSpec, others: Sequence[Question]) -> Question 
     return None
 
 
-def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
-    """Upsert every question by slug. Near-duplicates of another slug are rejected, not added."""
+def import_banks(
+    session: Session, banks: Sequence[BankFile], workspace_id: int | None = None
+) -> ImportReport:
+    """Upsert every question by slug. Near-duplicates of another slug are rejected, not added.
+
+    `workspace_id=None` is the operator changing the shared bank; a workspace id adds to (or
+    updates) that workspace's own layer only: a slug owned by the shared bank or by another
+    workspace is rejected (slugs are unique across the deployment), and shared families keep
+    their names.
+    """
     report = ImportReport()
     slugs = Counter(q.slug for bank in banks for q in bank.questions)
     repeated = sorted(slug for slug, count in slugs.items() if count > 1)
@@ -80,6 +90,7 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
         raise BankError(f"slug used more than once across the files: {', '.join(repeated)}")
     families = {f.slug: f for f in session.scalars(select(Family))}
     existing = {q.slug: q for q in session.scalars(select(Question))}
+    seen = {q.id for q in session.scalars(select(Question).where(owned_by(workspace_id)))}
     for bank in banks:
         family = families.get(bank.family)
         if family is None:
@@ -87,17 +98,25 @@ def import_banks(session: Session, banks: Sequence[BankFile]) -> ImportReport:
             session.add(family)
             session.flush()
             families[bank.family] = family
-        else:
+        elif workspace_id is None:
             family.name, family.aliases = bank.name, list(bank.aliases)
         for spec in bank.questions:
-            twin = _near_duplicate(spec, list(existing.values()))
+            taken = existing.get(spec.slug)
+            if taken is not None and taken.workspace_id != workspace_id:
+                owner = "the shared bank" if taken.workspace_id is None else "another workspace"
+                report.rejected.append(f"{spec.slug}: that slug is already used by {owner}")
+                continue
+            others = [q for q in existing.values() if q.id is None or q.id in seen]
+            twin = _near_duplicate(spec, others)
             if twin is not None:
                 report.rejected.append(f"{spec.slug}: nearly the same as existing {twin.slug!r}")
                 continue
             values = spec_fields(spec)
             question = existing.get(spec.slug)
             if question is None:
-                question = Question(slug=spec.slug, family_id=family.id, **values)
+                question = Question(
+                    slug=spec.slug, family_id=family.id, workspace_id=workspace_id, **values
+                )
                 session.add(question)
                 existing[spec.slug] = question
                 report.added.append(spec.slug)
@@ -144,16 +163,19 @@ def load_files(path: Path) -> list[BankFile]:
 
 def ensure_builtin_bank(session: Session) -> ImportReport | None:
     """Load the shipped bank into an empty database; a bank that has questions is left alone."""
-    if session.scalar(select(func.count()).select_from(Question)):
+    if session.scalar(select(func.count()).where(Question.workspace_id.is_(None))):
         return None
     return import_banks(session, load_files(BUILTIN_DIR))
 
 
-def export_banks(session: Session) -> list[BankFile]:
+def export_banks(session: Session, workspace_id: int | None = None) -> list[BankFile]:
+    """The operator's shared bank (None), or everything a workspace sees: the shared questions
+    it has not retired plus its own."""
+    wanted = readable(None) if workspace_id is None else visible(workspace_id)
     banks = []
     for family in session.scalars(select(Family).order_by(Family.slug)):
         questions = session.scalars(
-            select(Question).where(Question.family_id == family.id).order_by(Question.slug)
+            select(Question).where(Question.family_id == family.id, wanted).order_by(Question.slug)
         ).all()
         if questions:
             specs = [question_spec(q) for q in questions]
@@ -170,20 +192,26 @@ def export_banks(session: Session) -> list[BankFile]:
     return banks
 
 
-def get_question(session: Session, slug: str) -> Question:
-    question = session.scalar(select(Question).where(Question.slug == slug.strip().lower()))
+def get_question(session: Session, slug: str, workspace_id: int | None = None) -> Question:
+    """A question of this view by slug (retired ones too); raises `BankError` otherwise."""
+    question = session.scalar(
+        select(Question).where(Question.slug == slug.strip().lower(), readable(workspace_id))
+    )
     if question is None:
         raise BankError(f"no question with slug {slug!r} (try `bank list`)")
     return question
 
 
 def list_questions(
-    session: Session, family: str | None = None, level: str | None = None
+    session: Session,
+    family: str | None = None,
+    level: str | None = None,
+    workspace_id: int | None = None,
 ) -> list[tuple[Question, Family]]:
     query = (
         select(Question, Family)
         .join(Family, Question.family_id == Family.id)
-        .where(Question.status == Status.ACTIVE.value)
+        .where(visible(workspace_id))
         .order_by(Family.slug, Question.level, Question.slug)
     )
     if family:
@@ -193,9 +221,18 @@ def list_questions(
     return [(q, f) for q, f in session.execute(query)]
 
 
-def retire_question(session: Session, slug: str) -> Question:
-    question = get_question(session, slug)
-    question.status = Status.RETIRED.value
+def retire_question(session: Session, slug: str, workspace_id: int | None = None) -> Question:
+    """The operator retires for everyone (None); a workspace retires for itself alone."""
+    question = get_question(session, slug, workspace_id)
+    if workspace_id is None:
+        question.status = Status.RETIRED.value
+    else:
+        insert_ignore(
+            session,
+            WorkspaceRetirement,
+            {"workspace_id": workspace_id, "question_id": question.id},
+            ("workspace_id", "question_id"),
+        )
     return question
 
 
@@ -211,8 +248,21 @@ class BankStats:
     incomplete: list[str] = field(default_factory=list)
 
 
-def bank_stats(session: Session) -> BankStats:
-    active = Question.status == Status.ACTIVE.value
+def _draws(workspace_id: int) -> Select[tuple[int, int]]:
+    """(question id, times drawn) from this workspace's own daily prompts and mocks."""
+    drawn = union_all(
+        select(DailyPrompt.question_id.label("qid"))
+        .join(Channel, Channel.id == DailyPrompt.channel_id)
+        .where(Channel.workspace_id == workspace_id),
+        select(Interview.question_id.label("qid")).where(Interview.workspace_id == workspace_id),
+    ).subquery()
+    return select(drawn.c.qid, func.count().label("n")).group_by(drawn.c.qid)
+
+
+def bank_stats(session: Session, workspace_id: int | None = None) -> BankStats:
+    """Counts over this view; "most drawn" counts the workspace's own draws (or, for the
+    operator, every draw), so one workspace's usage never shows in another's."""
+    active = visible(workspace_id)
     by_family = dict(
         session.execute(
             select(Family.slug, func.count(Question.id))
@@ -230,16 +280,20 @@ def bank_stats(session: Session) -> BankStats:
             .order_by(Question.level)
         ).all()
     )
-    total = session.scalar(select(func.count()).select_from(Question)) or 0
-    most_drawn = [
-        (slug, drawn)
-        for slug, drawn in session.execute(
-            select(Question.slug, Question.times_drawn)
-            .where(Question.times_drawn > 0)
-            .order_by(Question.times_drawn.desc(), Question.slug)
-            .limit(10)
+    retired = (
+        session.scalar(
+            select(func.count()).where(owned_by(workspace_id), retired_here(workspace_id))
         )
-    ]
+        or 0
+    )
+    if workspace_id is None:
+        counted = select(Question.slug, Question.times_drawn).where(Question.times_drawn > 0)
+        order = (Question.times_drawn.desc(), Question.slug)
+    else:
+        draws = _draws(workspace_id).subquery()
+        counted = select(Question.slug, draws.c.n).join(draws, draws.c.qid == Question.id)
+        order = (draws.c.n.desc(), Question.slug)
+    most_drawn = [(slug, int(n)) for slug, n in session.execute(counted.order_by(*order).limit(10))]
     count = sum(by_family.values())
     incomplete = sorted(
         q.slug
@@ -247,5 +301,5 @@ def bank_stats(session: Session) -> BankStats:
         if not question_spec(q).is_complete
     )
     return BankStats(
-        by_family, by_level, count, total - count, most_drawn, count - len(incomplete), incomplete
+        by_family, by_level, count, retired, most_drawn, count - len(incomplete), incomplete
     )

@@ -49,6 +49,10 @@ class Question(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("families.id"))
+    # None: the shipped, operator-owned bank; else the one workspace that added it (bank/view.py)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(2))
@@ -220,6 +224,8 @@ class InterviewParticipant(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20), default="interviewer")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # first time they took part (joined themselves, wrote in the thread): points need it
+    took_part_at: Mapped[datetime | None] = mapped_column()
 
 
 class ProcessedEvent(Base):
@@ -401,3 +407,15 @@ class VoiceRoom(Base):
     room_external_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+
+
+class WorkspaceRetirement(Base):
+    """A question a workspace's admins retired from chat: hidden in that workspace only."""
+
+    __tablename__ = "workspace_retirements"
+    __table_args__ = (UniqueConstraint("workspace_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow)

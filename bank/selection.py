@@ -9,15 +9,16 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bank.models import DailyPrompt, Family, Interview, Question
-from bank.schema import Level, Status
+from bank.schema import Level
+from bank.view import visible
 from bank.vocabulary import vocabulary
 
 LEVELS = [level.value for level in Level]
@@ -114,7 +115,7 @@ def match_families(topic: str, families: Sequence[FamilyInfo]) -> list[str]:
 
 def choose_mock(
     candidates: Sequence[Candidate],
-    practised: Sequence[str],
+    practised: Sequence[str] | Mapping[str, int],
     seed: str,
     topic_families: Sequence[str] | None = None,
     tag: str | None = None,
@@ -146,25 +147,33 @@ def choose_mock(
     return random.Random(seed).choice(pool)
 
 
-def _candidates(session: Session) -> list[Candidate]:
+def _candidates(session: Session, workspace_id: int | None) -> list[Candidate]:
     rows = session.execute(
         select(Question.slug, Family.slug, Question.level, Question.tags)
         .join(Family, Question.family_id == Family.id)
-        .where(Question.status == Status.ACTIVE.value)
+        .where(visible(workspace_id))
     )
     return [Candidate(slug, family, level, tuple(tags)) for slug, family, level, tags in rows]
 
 
-def family_infos(session: Session) -> list[FamilyInfo]:
+def family_infos(session: Session, workspace_id: int | None = None) -> list[FamilyInfo]:
+    """Families with at least one question in this view of the bank (bank/view.py)."""
+    in_view = select(Question.family_id).where(visible(workspace_id))
     return [
         FamilyInfo(f.slug, f.name, tuple(f.aliases))
-        for f in session.scalars(select(Family).order_by(Family.slug))
+        for f in session.scalars(select(Family).where(Family.id.in_(in_view)).order_by(Family.slug))
     ]
 
 
 def daily_question_for_channel(
-    session: Session, channel_id: int, seed: str, level_min: str | None, level_max: str | None
+    session: Session,
+    channel_id: int,
+    seed: str,
+    level_min: str | None,
+    level_max: str | None,
+    workspace_id: int | None = None,
 ) -> Question | None:
+    """The channel's next daily question, drawn from its workspace's view of the bank."""
     history = list(
         session.scalars(
             select(Question.slug)
@@ -173,7 +182,7 @@ def daily_question_for_channel(
             .order_by(DailyPrompt.local_date)
         )
     )
-    chosen = choose_daily(_candidates(session), history, seed, level_min, level_max)
+    chosen = choose_daily(_candidates(session, workspace_id), history, seed, level_min, level_max)
     return _fetch(session, chosen)
 
 
@@ -183,23 +192,23 @@ def mock_question_for_member(
     topic: str | None,
     seed: str,
     weak_families: Sequence[str] = (),
+    workspace_id: int | None = None,
     weak_concepts: Sequence[str] = (),
 ) -> Question:
-    """The question for a new mock; a slug picks exactly that one. Raises `UnknownTopic`.
+    """The question for a new mock from the workspace's view of the bank; a slug picks exactly
+    that one. Raises `UnknownTopic`.
 
     A topic is a family (slug, name, alias or a close spelling) or a concept of the vocabulary
     (`position-bias`, or an alias such as `presentation-bias`) or any other tag.
     """
     if topic:
         exact = session.scalar(
-            select(Question).where(
-                Question.slug == topic.strip().lower(), Question.status == Status.ACTIVE.value
-            )
+            select(Question).where(Question.slug == topic.strip().lower(), visible(workspace_id))
         )
         if exact is not None:
             return exact
-    candidates = _candidates(session)
-    families = family_infos(session)
+    candidates = _candidates(session, workspace_id)
+    families = family_infos(session, workspace_id)
     topic_families: list[str] | None = None
     tag: str | None = None
     if topic:
@@ -208,11 +217,14 @@ def mock_question_for_member(
             tag = vocabulary().resolve(topic) or _norm(topic)
             if not any(tag in c.tags for c in candidates):
                 raise UnknownTopic(topic, [f.slug for f in families])
-    practised = list(
-        session.scalars(
-            select(Question.slug)
-            .join(Interview, Interview.question_id == Question.id)
-            .where(Interview.candidate_id == member_id)
+    practised = Counter(  # counted in SQL: one row per question, whatever the history
+        dict(
+            session.execute(
+                select(Question.slug, func.count())
+                .join(Interview, Interview.question_id == Question.id)
+                .where(Interview.candidate_id == member_id)
+                .group_by(Question.slug)
+            ).all()
         )
     )
     chosen = choose_mock(

@@ -26,7 +26,7 @@ from bench import runner
 from bench.bulk import BulkWriter
 from bench.ops import OPERATIONS, Bench, BenchError, discover
 from bench.scale import NOW, SCALES, Scale
-from bench.seed import Seeder, database_rows, describe, finish
+from bench.seed import Seeder, database_rows, describe, finish, seed_totals
 from bench.target import TargetError, open_target
 from bot import migrate
 
@@ -81,6 +81,10 @@ def seed(db: Database, url: str, scale: Scale) -> dict[str, Any]:
         writer = BulkWriter(engine)
         try:
             summary = Seeder(engine, scale, log).run(writer)
+            totals_started = time.perf_counter()
+            totals_rows = seed_totals(engine, writer)
+            totals_seconds = time.perf_counter() - totals_started
+            log(f"leaderboard totals: {totals_rows:,} rows in {totals_seconds:.1f} s")
         finally:
             writer.close()
         rows = sum(summary.rows.values())
@@ -96,6 +100,7 @@ def seed(db: Database, url: str, scale: Scale) -> dict[str, Any]:
         engine.dispose()
     return {
         "rows": summary.rows,
+        "totals_seconds": round(totals_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
         "rows_per_second": round(rows / summary.seconds),
     }

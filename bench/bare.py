@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, TextClause, bindparam, text
+from sqlalchemy import JSON, Integer, TextClause, bindparam, column, text
 
 from bank.orm import UTCDateTime
 
@@ -27,7 +27,7 @@ class BareSQL:
     """Hand-written statements for one dialect (`true` and row locks differ on SQLite)."""
 
     def __init__(self, dialect: str) -> None:
-        postgresql = dialect == "postgresql"
+        postgresql = self.postgresql = dialect == "postgresql"
         true = "true" if postgresql else "1"
         for_no_key_update = " FOR NO KEY UPDATE" if postgresql else ""
 
@@ -79,11 +79,33 @@ class BareSQL:
         )
         self.families = text("SELECT id, slug, name, aliases FROM families ORDER BY slug")
         self.practised = text(
-            "SELECT q.slug FROM questions q JOIN interviews i ON i.question_id = q.id "
-            "WHERE i.candidate_id = :member"
+            "SELECT q.slug, count(*) FROM questions q JOIN interviews i ON i.question_id = q.id "
+            "WHERE i.candidate_id = :member GROUP BY q.slug"
         )
 
-        # -- leaderboard (scoring.leaderboard.standings, by hand) ---------------------------------
+        # -- leaderboard: the index lookups on the running totals (scoring.leaderboard) ----------
+        present = "JOIN members m ON m.id = t.member_id AND m.left_at IS NULL"
+        in_bucket = "t.workspace_id = :workspace AND t.bucket = :bucket"
+        self.totals_top = text(
+            f"SELECT t.member_id, m.display_name, t.points FROM member_totals t {present}"
+            f" WHERE {in_bucket} AND t.points >= coalesce((SELECT t.points FROM member_totals t"
+            f" {present} WHERE {in_bucket} ORDER BY t.points DESC LIMIT 1 OFFSET :top - 1), 0)"
+            " ORDER BY t.points DESC, m.display_name, m.id LIMIT :top"
+        )
+        self.totals_own = text(
+            f"SELECT m.display_name, t.points FROM member_totals t {present}"
+            f" WHERE {in_bucket} AND t.member_id = :member"
+        )
+        self.totals_ahead = text(  # more points, minus the departed among them, plus ties
+            f"SELECT (SELECT count(*) FROM member_totals t WHERE {in_bucket}"
+            " AND t.points > :points) - (SELECT count(*) FROM members m"
+            " JOIN member_totals t ON t.member_id = m.id WHERE m.workspace_id = :workspace"
+            f" AND m.left_at IS NOT NULL AND {in_bucket} AND t.points > :points)"
+            f" + (SELECT count(*) FROM member_totals t {present} WHERE {in_bucket}"
+            " AND t.points = :points AND (m.display_name < :name"
+            " OR (m.display_name = :name AND m.id < :member)))"
+        )
+        # before issue 15: the ledger summed on every request (kept to measure the difference)
         window = (
             "SELECT rank, member_id, display_name, points FROM ("
             " SELECT row_number() OVER (ORDER BY s.points DESC, m.display_name, m.id) AS rank,"
@@ -93,11 +115,35 @@ class BareSQL:
             " JOIN members m ON m.id = s.member_id) r"
             " WHERE rank <= :top OR member_id = :member ORDER BY rank"
         )
-        self.standings_since = _sql(window.format(since="AND created_at >= :since"), "since")
         self.standings_all = text(window.format(since=""))
+        self.add_totals = text(
+            "INSERT INTO member_totals (workspace_id, bucket, member_id, points)"
+            " VALUES (:workspace, 'all', :member, :points), (:workspace, :month, :member, :points),"
+            " (:workspace, :week, :member, :points) ON CONFLICT (workspace_id, bucket, member_id)"
+            " DO UPDATE SET points = member_totals.points + excluded.points"
+        )
+        self.workspace_zone = text("SELECT * FROM workspaces WHERE id = :workspace")
 
-        # -- progress ------------------------------------------------------------------------------
+        # -- progress (scoring.progress, from the stored results) -----------------------------
         self.member = text("SELECT * FROM members WHERE id = :member")
+        history = (
+            "SELECT i.number, r.ended_at, f.slug, r.criteria, r.overall FROM mock_results r"
+            " JOIN interviews i ON i.id = r.interview_id JOIN questions q ON q.id = r.question_id"
+            " JOIN families f ON f.id = q.family_id WHERE r.candidate_id = :member{chosen}"
+            " ORDER BY r.ended_at, r.interview_id"
+        )
+        self.history_all = text(history.format(chosen=""))
+        self._history = history
+        self.history_span = text(
+            "SELECT count(*) AS n, min(ended_at) AS earliest, max(ended_at) AS latest"
+            " FROM mock_results WHERE candidate_id = :member"
+        ).columns(column("n", Integer), column("earliest", _TIME), column("latest", _TIME))
+        self.progress_totals = text(
+            "SELECT f.slug, p.criterion, p.score_sum, p.scored FROM progress_totals p"
+            " JOIN families f ON f.id = p.family_id WHERE p.candidate_id = :member"
+            " AND p.scored > 0 ORDER BY f.slug, p.criterion"
+        )
+        # before issue 15: every vote of every mock
         self.mock_history = text(
             "SELECT i.id, i.number, i.ended_at, f.slug, v.scores, v.overall FROM interviews i"
             " JOIN votes v ON v.interview_id = i.id JOIN questions q ON q.id = i.question_id"
@@ -214,3 +260,17 @@ class BareSQL:
             "UPDATE interview_phases SET message_external_id = :message"
             " WHERE interview_id = :interview AND phase_index = 0"
         )
+
+    def history_sample(self, points: int) -> TextClause:
+        """The stored results nearest after `points` instants :t0…, and the latest one."""
+        first_after = (
+            "SELECT (SELECT interview_id FROM mock_results WHERE candidate_id = :member"
+            " AND ended_at >= :t{k} ORDER BY ended_at, interview_id LIMIT 1)"
+        )
+        picks = " UNION ALL ".join(first_after.format(k=k) for k in range(points))
+        latest = (
+            "SELECT (SELECT interview_id FROM mock_results WHERE candidate_id = :member"
+            " ORDER BY ended_at DESC, interview_id DESC LIMIT 1)"
+        )
+        chosen = f" AND r.interview_id IN ({picks} UNION ALL {latest})"
+        return _sql(self._history.format(chosen=chosen), *(f"t{k}" for k in range(points)))

@@ -9,7 +9,10 @@ operation so that both see the same caches.
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +27,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from bank.db import Database, make_engine
 from bank.models import Interview, Member, Question
 from bank.orm import UTCDateTime
+from bank.scope import Scope
 from bank.selection import daily_question_for_channel, mock_question_for_member
 from bench.bare import BareSQL
 from bench.scale import NOW, PLATFORM, QUIET, SEED
@@ -54,11 +58,14 @@ from bot.port import Actor, Command, Message, Place, Tone
 from scoring.aggregate import weighted_score
 from scoring.leaderboard import period_start, standings
 from scoring.ledger import DEFAULT_POINTS, PointKind
-from scoring.progress import progress
+from scoring.models import MockResult, ProgressTotal
+from scoring.progress import MAX_HISTORY, progress
 from scoring.rubric import DEFAULT_RUBRIC
+from scoring.totals import buckets, current_bucket
 from scoring.votes import VOTE_WINDOW, submit_vote
 
 SCORES = (3, 4, 2, 3, 3, 4)
+REPO = Path(__file__).resolve().parent.parent
 DUE_LIMIT = 500  # bot.daily.due_channel_ids' default
 
 
@@ -338,7 +345,7 @@ def prepare_due_scan(bench: Bench, calls: int) -> Prepared:
 
     def operation(i: int) -> object:
         with bench.db.unit_of_work() as session:
-            found[:] = due_channel_ids(session, NOW)
+            found[:] = due_channel_ids(session, NOW, Scope(PLATFORM))
         return found
 
     def baseline(i: int) -> object:
@@ -384,9 +391,9 @@ def prepare_selection(bench: Bench, calls: int) -> Prepared:
 
 def leaderboard(period: str) -> Callable[[Bench, int], Prepared]:
     def prepare(bench: Bench, calls: int) -> Prepared:
-        fixture = bench.fixture
+        fixture, sql = bench.fixture, bench.sql
         zone = fixture.workspace_timezone
-        since = period_start(period, NOW, zone)
+        bucket = current_bucket(period, NOW, zone)
         askers = [m.id for m in bench.members(calls)]
 
         def operation(i: int) -> object:
@@ -396,27 +403,61 @@ def leaderboard(period: str) -> Callable[[Bench, int], Prepared]:
                 )
 
         def baseline(i: int) -> object:
-            params = {
-                "workspace": fixture.workspace_id,
-                "since": since,
-                "top": 10,
-                "member": askers[i % len(askers)],
-            }
-            statement = bench.sql.standings_all if since is None else bench.sql.standings_since
+            """The index lookups: the top, the caller's row, and who is ahead of the caller."""
+            member = askers[i % len(askers)]
+            params = {"workspace": fixture.workspace_id, "bucket": bucket, "top": 10}
             with bench.engine.begin() as c:
-                return c.execute(statement, params).all()
+                rows = c.execute(sql.totals_top, params).all()
+                if all(row.member_id != member for row in rows):
+                    own = c.execute(sql.totals_own, {**params, "member": member}).first()
+                    if own is not None:
+                        mine = {**params, "member": member, "points": own.points}
+                        c.execute(sql.totals_ahead, {**mine, "name": own.display_name}).one()
+                return rows
 
+        with bench.engine.connect() as c:
+            in_bucket = c.execute(
+                text("SELECT count(*) FROM member_totals WHERE workspace_id = :w AND bucket = :b"),
+                {"w": fixture.workspace_id, "b": bucket},
+            ).scalar_one()
         rows = fixture.ledger_rows[period]
         return Prepared(
             operation,
             baseline,
-            note=f"{rows:,} ledger rows, {len(fixture.members):,} members in the workspace",
+            note=f"{in_bucket:,} totals in bucket {bucket} ({rows:,} ledger rows), "
+            f"{len(fixture.members):,} members in the workspace",
         )
 
     return prepare
 
 
+def prepare_ledger_sum(bench: Bench, calls: int) -> Prepared:
+    """Before issue 15: the all-time standings summed from the ledger on every request."""
+    fixture = bench.fixture
+    askers = [m.id for m in bench.members(calls)]
+
+    def operation(i: int) -> object:
+        params = {"workspace": fixture.workspace_id, "top": 10, "member": askers[i % len(askers)]}
+        with bench.engine.begin() as c:
+            return c.execute(bench.sql.standings_all, params).all()
+
+    return Prepared(operation, None, note="the former query, bare SQL, for comparison")
+
+
 # -- 5. progress ---------------------------------------------------------------------------------
+
+
+def _bare_history(bench: Bench, c: Connection, member_id: int) -> list[tuple[Any, ...]]:
+    """The charts' sample of stored results, by hand: all of them, or the first after each of
+    MAX_HISTORY − 1 evenly spaced instants plus the latest."""
+    count, first, last = c.execute(bench.sql.history_span, {"member": member_id}).one()
+    if count <= MAX_HISTORY:
+        return decoded(c.execute(bench.sql.history_all, {"member": member_id}))
+    points = MAX_HISTORY - 1
+    step = (last - first) / points
+    instants = {f"t{k}": first + step * k for k in range(points)}
+    statement = bench.sql.history_sample(points)
+    return decoded(c.execute(statement, {"member": member_id, **instants}))
 
 
 def prepare_progress(bench: Bench, calls: int) -> Prepared:
@@ -432,8 +473,8 @@ def prepare_progress(bench: Bench, calls: int) -> Prepared:
             session, member_id, None, suggestion_seed, report.weak_families
         ).slug
         details = (
-            f"{len(report.history):,} scored mocks, {report.daily_answers:,} daily answers, "
-            f"streak {report.streak}"
+            f"{report.scored:,} scored mocks ({len(report.history)} drawn), "
+            f"{report.daily_answers:,} daily answers, streak {report.streak}"
         )
 
     def operation(i: int) -> object:
@@ -451,7 +492,8 @@ def prepare_progress(bench: Bench, calls: int) -> Prepared:
         sql, params = bench.sql, {"member": member_id}
         with bench.engine.begin() as c:
             c.execute(sql.member, params).one()
-            history = decoded(c.execute(sql.mock_history, params))
+            history = _bare_history(bench, c, member_id)
+            c.execute(sql.progress_totals, params).all()
             c.execute(sql.mocks_done, params).scalar_one()
             c.execute(sql.answer_count, params).scalar_one()
             answered = c.execute(sql.answered_days, params).all()
@@ -495,6 +537,157 @@ def prepare_progress_command(bench: Bench, calls: int) -> Prepared:
         return f"console port (PNG files) p50 {1000 * ordered[len(ordered) // 2]:.1f} ms"
 
     return Prepared(operation, None, finish=finish)
+
+
+HUGE_HISTORY = 50_000  # scored mocks of one member (issue 13: progress under 1 s and 200 MB)
+
+
+def _seed_huge_history(bench: Bench) -> tuple[Person, str, str]:
+    """A workspace of its own with one member who has HUGE_HISTORY settled mocks (interviews and
+    stored results, written in bulk); (member, workspace external id, channel external id)."""
+    workspace_external = f"T-huge-{bench.run_id}"
+    member_external = f"U-huge-{bench.run_id}"
+    channel_external = f"C-huge-{bench.run_id}"
+    with bench.engine.begin() as c:
+        workspace_id = c.execute(
+            text(
+                "INSERT INTO workspaces (platform, external_id, timezone, admin_ids,"
+                " next_mock_number, created_at) VALUES (:p, :e, 'UTC', '[]', :n, :now)"
+                " RETURNING id"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {"p": PLATFORM, "e": workspace_external, "n": HUGE_HISTORY + 1, "now": NOW},
+        ).scalar_one()
+        member_id = c.execute(
+            text(
+                "INSERT INTO members (workspace_id, external_id, display_name, created_at)"
+                " VALUES (:w, :e, 'Hugo Many', :now) RETURNING id"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {"w": workspace_id, "e": member_external, "now": NOW},
+        ).scalar_one()
+        channel_id = c.execute(
+            text(
+                "INSERT INTO channels (workspace_id, external_id, daily_enabled, timezone, days,"
+                " created_at) VALUES (:w, :e, :off, 'UTC', 'mon,tue,wed,thu,fri', :now)"
+                " RETURNING id"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {"w": workspace_id, "e": channel_external, "off": False, "now": NOW},
+        ).scalar_one()
+        family_of = dict(
+            c.execute(select(Question.id, Question.family_id).order_by(Question.id)).all()
+        )
+        questions = list(family_of)
+    progress_sums: dict[tuple[int, str], list[float]] = {}
+    rng = random.Random(50_000)
+    first = NOW - timedelta(days=3 * 365)
+    batch = 5_000
+    for start in range(0, HUGE_HISTORY, batch):
+        interviews, results = [], []
+        for number in range(start + 1, min(start + batch, HUGE_HISTORY) + 1):
+            ended = first + timedelta(minutes=30 * number)
+            interviews.append(
+                {"workspace_id": workspace_id, "number": number, "channel_id": channel_id,
+                 "question_id": rng.choice(questions), "candidate_id": member_id,
+                 "variant": "quick", "status": "ended", "phase_index": len(PHASES) - 1,
+                 "end_reason": "completed", "results_sent_at": ended + VOTE_WINDOW,
+                 "results_final_at": ended + VOTE_WINDOW,
+                 "started_at": ended - timedelta(minutes=25), "ended_at": ended,
+                 "last_activity_at": ended}
+            )  # fmt: skip
+        with bench.engine.begin() as c:
+            ids = c.execute(
+                Interview.__table__.insert().returning(  # type: ignore[attr-defined]
+                    Interview.__table__.c.id,
+                    Interview.__table__.c.question_id,
+                    Interview.__table__.c.ended_at,
+                    sort_by_parameter_order=True,
+                ),
+                interviews,
+            ).all()
+            for interview_id, question_id, ended in ids:
+                criteria = {cid: rng.uniform(1, 4) for cid in DEFAULT_RUBRIC.ids}
+                for cid, mean in criteria.items():
+                    entry = progress_sums.setdefault((family_of[question_id], cid), [0.0, 0])
+                    entry[0] += mean
+                    entry[1] += 1
+                results.append(
+                    {"interview_id": interview_id, "workspace_id": workspace_id,
+                     "candidate_id": member_id, "question_id": question_id, "ended_at": ended,
+                     "settled_at": ended + VOTE_WINDOW, "criteria": criteria,
+                     "overall": weighted_score(criteria, DEFAULT_RUBRIC), "voters": 3,
+                     "signals": {"hire": 1, "lean-hire": 2}}
+                )  # fmt: skip
+            c.execute(MockResult.__table__.insert(), results)  # type: ignore[attr-defined]
+    with bench.engine.begin() as c:  # what record_result keeps alongside
+        c.execute(
+            ProgressTotal.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {"candidate_id": member_id, "family_id": family, "criterion": cid,
+                 "score_sum": total, "scored": int(count)}
+                for (family, cid), (total, count) in progress_sums.items()
+            ],
+        )  # fmt: skip
+    return Person(member_id, member_external, "Hugo Many"), workspace_external, channel_external
+
+
+def prepare_huge_progress(bench: Bench, calls: int) -> Prepared:
+    """Progress data for a member with HUGE_HISTORY scored mocks; the whole command (charts
+    drawn the first time) in a process of its own for its peak memory."""
+    started = time.perf_counter()
+    person, workspace_external, channel_external = _seed_huge_history(bench)
+    seeded = time.perf_counter() - started
+    with bench.db.unit_of_work() as session:
+        report = progress(session, session.get_one(Member, person.id), DEFAULT_RUBRIC, {})
+        if report.scored != HUGE_HISTORY:
+            raise BenchError(f"{report.scored} results seeded, not {HUGE_HISTORY}")
+
+    def operation(i: int) -> object:
+        with bench.db.unit_of_work() as session:
+            member = session.get_one(Member, person.id)
+            return progress(session, member, DEFAULT_RUBRIC, {})
+
+    def baseline(i: int) -> object:
+        sql, params = bench.sql, {"member": person.id}
+        with bench.engine.begin() as c:
+            c.execute(sql.member, params).one()
+            history = _bare_history(bench, c, person.id)
+            c.execute(sql.progress_totals, params).all()
+            c.execute(sql.mocks_done, params).scalar_one()
+            c.execute(sql.answer_count, params).scalar_one()
+            c.execute(sql.answered_days, params).all()
+        return history
+
+    def finish() -> str:
+        command = [sys.executable, "-m", "bench.progress_child", workspace_external,
+                   person.external_id, person.name, channel_external]  # fmt: skip
+        environment = {**os.environ, "DATABASE_URL": bench.url, "DOJO_LOG_LEVEL": "WARNING"}
+        done = subprocess.run(
+            command, cwd=REPO, env=environment, capture_output=True, text=True, check=False
+        )
+        with bench.engine.begin() as c:  # leave the database as seeded
+            for table in ("progress_totals", "mock_results", "interviews"):
+                c.execute(text(f"DELETE FROM {table} WHERE candidate_id = :m"), {"m": person.id})
+            c.execute(text("DELETE FROM channels WHERE external_id = :e"), {"e": channel_external})
+            c.execute(text("DELETE FROM members WHERE id = :m"), {"m": person.id})
+            c.execute(
+                text("DELETE FROM workspaces WHERE external_id = :e"), {"e": workspace_external}
+            )
+        if done.returncode != 0:
+            raise BenchError(f"the progress child failed: {done.stderr[-500:]}")
+        child = json.loads(done.stdout.splitlines()[-1])
+        mib = 1024
+        return (
+            f"seeded in {seeded:.0f} s; /mlsd progress in a new process (first charts) "
+            f"{1000 * child['seconds']:.0f} ms, "
+            f"peak RSS {child['after']['peak_kib'] / mib:.0f} MiB "
+            f"(after start-up {child['before']['rss_kib'] / mib:.0f} MiB)"
+        )
+
+    return Prepared(
+        operation,
+        baseline,
+        note=f"{HUGE_HISTORY:,} scored mocks ({len(report.history)} drawn)",
+        finish=finish,
+    )
 
 
 # -- 6. votes ------------------------------------------------------------------------------------
@@ -544,6 +737,7 @@ def _ballots(bench: Bench, count: int) -> list[Ballot]:
 
 def prepare_vote(bench: Bench, calls: int) -> Prepared:
     ballots = _ballots(bench, 2 * calls)  # even: the operation, odd: the baseline
+    zone = bench.fixture.workspace_timezone
     overall = weighted_score(dict(zip(DEFAULT_RUBRIC.ids, SCORES, strict=True)), DEFAULT_RUBRIC)
 
     def operation(i: int) -> object:
@@ -588,6 +782,18 @@ def prepare_vote(bench: Bench, calls: int) -> Prepared:
                     "now": ballot.at,
                 },
             ).first()
+            c.execute(sql.workspace_zone, {"workspace": ballot.workspace_id}).one()
+            _, month, week = buckets(ballot.at, zone)
+            c.execute(
+                sql.add_totals,
+                {
+                    "workspace": ballot.workspace_id,
+                    "member": ballot.voter_id,
+                    "month": month,
+                    "week": week,
+                    "points": DEFAULT_POINTS[PointKind.PEER_VOTE],
+                },
+            )
             c.execute(sql.panel, ids).scalars().all()
             return c.execute(sql.voters, ids).scalars().all()
 
@@ -738,7 +944,7 @@ def prepare_mock_start(bench: Bench, calls: int) -> Prepared:
             c.execute(sql.insert_channel, {**where, "now": now}).first()
             channel = c.execute(sql.channel, where).one()
             member = {"member": candidate.id}
-            decoded(c.execute(sql.mock_history, member))  # the weak families
+            c.execute(sql.progress_totals, member).all()  # the weak families
             decoded(c.execute(sql.active_question_by_slug, {"slug": "recommendation"}))
             decoded(c.execute(sql.active_questions))
             decoded(c.execute(sql.families))
@@ -794,8 +1000,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("due_scan", "daily due-scan", Plan(200), False, prepare_due_scan),
     Operation("selection", "daily question selection", Plan(200), False, prepare_selection),
     Operation("leaderboard_week", "leaderboard week", Plan(200), True, leaderboard("week")),
-    Operation("leaderboard_month", "leaderboard month", Plan(100), True, leaderboard("month")),
-    Operation("leaderboard_all", "leaderboard all", Plan(50), True, leaderboard("all")),
+    Operation("leaderboard_month", "leaderboard month", Plan(200), True, leaderboard("month")),
+    Operation("leaderboard_all", "leaderboard all", Plan(200), True, leaderboard("all")),
+    Operation(
+        "ledger_sum_all",
+        "leaderboard all, summing the ledger (before)",
+        Plan(20),
+        False,
+        prepare_ledger_sum,
+    ),
     Operation("progress", "progress (data, no charts)", Plan(100), True, prepare_progress),
     Operation(
         "progress_charts",
@@ -803,6 +1016,13 @@ OPERATIONS: tuple[Operation, ...] = (
         Plan(30),
         True,
         prepare_progress_command,
+    ),
+    Operation(
+        "progress_huge",
+        f"progress (data) for {HUGE_HISTORY:,} scored mocks",
+        Plan(20),
+        True,
+        prepare_huge_progress,
     ),
     Operation("vote", "vote submission", Plan(200), True, prepare_vote),
     Operation("mock_start", "mock start (command)", Plan(100), True, prepare_mock_start),

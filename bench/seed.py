@@ -25,6 +25,7 @@ from datetime import time as clock_time
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, text
+from sqlalchemy.orm import Session
 
 import bank.models  # noqa: F401  (registers the tables on the metadata)
 import scoring.models  # noqa: F401
@@ -34,6 +35,7 @@ from bank.orm import Base
 from bench.bulk import BulkWriter, Row
 from bench.scale import DUE_SHARE, HEAVY_SHARE, NOW, SCHEDULED_SHARE, Scale
 from bot.phases import PHASES, budget_seconds
+from scoring import totals
 from scoring.aggregate import weighted_score
 from scoring.ledger import DEFAULT_POINTS, PointKind
 from scoring.rubric import DEFAULT_RUBRIC
@@ -77,6 +79,8 @@ TABLE_ORDER = (
     "interview_phases",
     "interview_participants",
     "votes",
+    "mock_results",
+    "progress_totals",
     "points_ledger",
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -104,6 +108,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "interview_participants": words("id interview_id member_id role joined_at"),
     "votes": words("id interview_id voter_id scores overall signal comment created_at updated_at"),
     "points_ledger": words("id workspace_id member_id kind reference points created_at"),
+    "progress_totals": words("candidate_id family_id criterion score_sum scored"),
+    "mock_results": words(
+        "interview_id workspace_id candidate_id question_id ended_at settled_at criteria overall "
+        "voters signals"
+    ),
 }
 
 
@@ -189,6 +198,8 @@ class Seeder:
         self.ids = {name: itertools.count(1) for name in TABLE_ORDER}
         self.buffered = 0
         self.written = 0
+        self.family_of: dict[int, int] = {}  # question id → family id
+        self.progress: dict[tuple[int, int, str], list[float]] = {}  # → [sum, count]
         self.started = 0.0
         self.last_log = 0.0
 
@@ -414,6 +425,7 @@ class Seeder:
                     select(Question.id).where(Question.status == "active").order_by(Question.id)
                 )
             )
+            self.family_of = dict(connection.execute(select(Question.id, Question.family_id)).all())
         spaces = self._spaces()
         plan = self._plan_mocks(spaces)
         scheduled = self._scheduled(spaces)
@@ -466,6 +478,8 @@ class Seeder:
         for mock in plan[next_mock:]:
             self._mock_rows(mock, numbers, question_ids, scores, heavy)
             self._flush_if_full(writer, f"{mock.started_at:%Y-%m-%d}")
+        for (candidate, family, criterion), (total, count) in self.progress.items():
+            self._add("progress_totals", (candidate, family, criterion, total, int(count)))
         self._flush(writer, "the last day")
         return SeedSummary(
             {name: stats.rows for name, stats in writer.stats.items()},
@@ -541,10 +555,12 @@ class Seeder:
         ended_at = moment
         results = ended_at + timedelta(hours=48)
         results_sent_at = results if results <= NOW else None
+        channel = rng.choice(space.channels)
+        question = rng.choice(question_ids)
         self._add(
             "interviews",
-            (interview_id, space.id, numbers[space.id], rng.choice(space.channels),
-             f"M{interview_id:08d}", rng.choice(question_ids), mock.candidate, variant, "ended",
+            (interview_id, space.id, numbers[space.id], channel,
+             f"M{interview_id:08d}", question, mock.candidate, variant, "ended",
              len(PHASES) - 1, None, None, None, "completed", results_sent_at, results_sent_at,
              mock.started_at, ended_at, ended_at),
         )  # fmt: skip
@@ -582,6 +598,8 @@ class Seeder:
             level = mock.candidate % _Scores.LEVELS
         latest = max(0.0, (NOW - ended_at).total_seconds() - 1)
         overall_sum = 0.0
+        criterion_sums = dict.fromkeys(DEFAULT_RUBRIC.ids, 0)
+        signals = {name: 0 for _, name in SIGNAL_BANDS}
         peer_points = DEFAULT_POINTS[PointKind.PEER_VOTE]
         voted = 0
         for voter in voters:
@@ -591,6 +609,9 @@ class Seeder:
             vote_scores, overall, signal = scores.draw(rng, level)
             overall_sum += overall
             voted += 1
+            signals[signal] += 1
+            for cid, value in vote_scores.items():
+                criterion_sums[cid] += value
             at = ended_at + timedelta(seconds=delay)
             comment = rng.choice(COMMENTS) if rng.random() < 0.3 else ""
             self._add(
@@ -605,6 +626,17 @@ class Seeder:
             self.buffered += 1
         if results_sent_at is not None and voted:
             mean = overall_sum / voted
+            family = self.family_of[question]
+            for cid, total in criterion_sums.items():  # and the candidate's progress totals
+                entry = self.progress.setdefault((mock.candidate, family, cid), [0.0, 0])
+                entry[0] += total / voted
+                entry[1] += 1
+            self._add(  # what delivering the result stores (scoring.results.record_result)
+                "mock_results",
+                (interview_id, space.id, mock.candidate, question, ended_at, results_sent_at,
+                 {cid: total / voted for cid, total in criterion_sums.items()}, mean, voted,
+                 signals, ),
+            )  # fmt: skip
             bonus = max(0, round((mean - 2) * DEFAULT_POINTS[PointKind.SCORE_BONUS]))
             if bonus:
                 self._add(
@@ -614,12 +646,25 @@ class Seeder:
                 )  # fmt: skip
 
 
+def seed_totals(engine: Engine, writer: BulkWriter) -> int:
+    """The leaderboard totals of the seeded ledger, as `dojo scoring rebuild` computes them
+    (`scoring.totals.recompute`), written in bulk; rows written."""
+    table = Base.metadata.tables["member_totals"]
+    columns = ("workspace_id", "bucket", "member_id", "points")
+    written = 0
+    with Session(engine) as session:
+        for chunk in totals.recompute(session):
+            writer.write(table, columns, [(*key, points) for key, points in chunk.items()])
+            written += len(chunk)
+    return written
+
+
 def finish(engine: Engine, log: Callable[[str], None]) -> None:
     """PostgreSQL: sequences past the explicit ids, and the statistics autovacuum would gather."""
     started = time.perf_counter()
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            for name in TABLE_ORDER:
+            for name in (t for t in TABLE_ORDER if COLUMNS[t][0] == "id"):
                 connection.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -640,7 +685,7 @@ def finish(engine: Engine, log: Callable[[str], None]) -> None:
 def database_rows(engine: Engine) -> dict[str, int]:
     counts: dict[str, int] = {}
     with engine.connect() as connection:
-        for name in ("questions", *TABLE_ORDER):
+        for name in ("questions", *TABLE_ORDER, "member_totals"):
             counts[name] = int(connection.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
     return counts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
@@ -12,6 +13,7 @@ from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bot import migrate
 from bot.config import Settings
+from scoring.results import backfill
 
 log = logging.getLogger("dojo")
 
@@ -43,6 +45,10 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
             migrate.upgrade(db)
             with db.unit_of_work() as session:
                 report = ensure_builtin_bank(session)
+            with db.unit_of_work() as session:
+                filled = backfill(session, datetime.now(UTC))
+        if filled is not None:
+            log.info("filled %d leaderboard totals and %d stored mock results", *filled)
         if report is not None:
             log.info("loaded the built-in question bank: %s", report.summary())
     return db

@@ -45,6 +45,8 @@ from bot import migrate
 from bot.app import configure_logging, open_database
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from scoring import totals
+from scoring.results import rebuild_results
 from scoring.rubric import Rubric, rubric_for
 
 app = typer.Typer(
@@ -64,6 +66,8 @@ slack_app = typer.Typer(help="Slack set-up.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 discord_app = typer.Typer(help="Discord set-up.", no_args_is_help=True)
 app.add_typer(discord_app, name="discord")
+scoring_app = typer.Typer(help="Leaderboard totals and stored results.", no_args_is_help=True)
+app.add_typer(scoring_app, name="scoring")
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID, e.g. slack:T0123 (default: the console).")
 ]
@@ -188,7 +192,13 @@ def run(
     from bot.adapters.console import run_console
 
     begin = None if start is None else start.replace(tzinfo=start.tzinfo or UTC)
-    run_console(db, admins=admins.split(",") if admins else None, speed=speed, start=begin)
+    run_console(
+        db,
+        admins=admins.split(",") if admins else None,
+        speed=speed,
+        start=begin,
+        max_interviewers=settings.dojo_max_interviewers,
+    )
 
 
 @bank_app.command("import")
@@ -327,6 +337,17 @@ def bank_check(
         raise typer.Exit(1)
 
 
+@scoring_app.command("rebuild")
+def scoring_rebuild() -> None:
+    """Recompute the leaderboard totals from the points ledger and every stored mock result from
+    its votes (after a restore or a manual ledger edit). One transaction: readers see the old
+    totals until it commits."""
+    with _database().unit_of_work() as session:
+        rows = totals.rebuild(session)
+        results = rebuild_results(session, datetime.now(UTC))
+    out.print(f"rebuilt {rows} leaderboard totals and {results} mock results")
+
+
 def _workspace(session: Session, spec: str) -> Workspace:
     platform, _, external_id = spec.partition(":")
     if platform not in ("console", "slack", "discord") or not external_id:
@@ -377,7 +398,9 @@ def _run_slack(settings: Settings, port: int) -> None:
 
     app_token = settings.slack_app_token
     run_slack(
-        lambda chat: Dojo(db, chat, SystemClock(), platform="slack"),
+        lambda chat: Dojo(
+            db, chat, SystemClock(), "slack", max_interviewers=settings.dojo_max_interviewers
+        ),
         token.get_secret_value(),
         secret.get_secret_value() if secret else "",
         settings.slack_api_url,
@@ -400,12 +423,15 @@ def _run_discord(settings: Settings, sharded: bool) -> None:
     from bot.engine import Dojo
 
     run_discord(
-        lambda chat: Dojo(db, chat, SystemClock(), platform="discord"),
+        lambda chat: Dojo(
+            db, chat, SystemClock(), "discord", max_interviewers=settings.dojo_max_interviewers
+        ),
         token,
         settings.discord_api_url,
         settings.discord_gateway_url,
         sharded,
-        settings.discord_voice_rooms,
+        voice_rooms=settings.discord_voice_rooms,
+        members_intent=settings.discord_members_intent,
     )
 
 
@@ -464,14 +490,33 @@ def admins_show(workspace: WorkspaceOption = "console:console") -> None:
 
 @admins_app.command("set")
 def admins_set(
-    users: Annotated[str, typer.Argument(help="Comma-separated user ids (empty: none).")],
+    users: Annotated[
+        str, typer.Argument(help="Comma-separated user ids; Discord: role ids or names.")
+    ],
     workspace: WorkspaceOption = "console:console",
 ) -> None:
-    """Make these users dojo admins (replaces the list)."""
-    ids = sorted({u.strip() for u in users.split(",") if u.strip()})
+    """Make these users dojo admins (replaces the list). On Discord the list holds role ids:
+    a role name is resolved to its id now (an unknown or ambiguous name is refused)."""
+    entries = sorted({u.strip() for u in users.split(",") if u.strip()})
+    if workspace.startswith("discord:") and entries:
+        entries = _discord_role_ids(workspace.removeprefix("discord:"), entries)
     with _database().unit_of_work() as session:
-        _workspace(session, workspace).admin_ids = ids
-    out.print(f"dojo admins for {workspace}: {', '.join(ids) or '(none)'}")
+        _workspace(session, workspace).admin_ids = entries
+    out.print(f"dojo admins for {workspace}: {', '.join(entries) or '(none)'}")
+
+
+def _discord_role_ids(guild_id: str, entries: list[str]) -> list[str]:
+    import asyncio
+
+    from bot.adapters.discord import RoleError, admin_role_ids, fetch_roles
+
+    settings = _settings()
+    api_url = settings.discord_api_url or "https://discord.com/api/v10"
+    try:
+        roles = asyncio.run(fetch_roles(api_url, _discord_token(settings), guild_id))
+        return admin_role_ids(entries, roles)
+    except RoleError as exc:
+        raise fail(str(exc)) from None
 
 
 def main() -> None:

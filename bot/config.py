@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -26,6 +26,11 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_gateway_url: str | None = None
     # a voice channel beside each booked or running mock (needs Manage Channels); off by default
     discord_voice_rooms: bool = False
+    # ask for Discord's privileged Server Members intent (switch it on in the Developer Portal
+    # too): only with it does Discord send GUILD_MEMBER_REMOVE, which hides departed members
+    discord_members_intent: bool = False
+    # how many interviewers one mock may name (mentions beyond it are refused)
+    dojo_max_interviewers: int = Field(default=4, ge=1, le=25)
 
     @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bank.calendar import WEEKDAYS, local_date, next_occurrence, slot_on
 from bank.models import Channel, DailyAnswer, DailyPrompt, Member, Question
+from bank.scope import Scope
 from bank.selection import daily_question_for_channel
 from bank.upsert import insert_ignore
 from scoring.ledger import PointKind, award
@@ -65,10 +66,15 @@ def describe_schedule(channel: Channel) -> str:
     return f"daily question at {channel.daily_time:%H:%M} {channel.timezone}, {day_text}{levels}"
 
 
-def due_channel_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
+def due_channel_ids(session: Session, now: datetime, scope: Scope, limit: int = 500) -> list[int]:
+    """Channels of this process's workspaces whose daily prompt is due."""
     query = (
         select(Channel.id)
-        .where(Channel.daily_enabled.is_(True), Channel.next_daily_at <= now)
+        .where(
+            Channel.daily_enabled.is_(True),
+            Channel.next_daily_at <= now,
+            scope.owns(Channel.workspace_id),
+        )
         .order_by(Channel.next_daily_at)
         .limit(limit)
     )
@@ -109,7 +115,12 @@ def claim_prompt(
     today = local_date(now, channel.timezone)
     previous = latest_prompt(session, channel.id)
     question = daily_question_for_channel(
-        session, channel.id, f"{seed}:{channel.id}:{today}", channel.level_min, channel.level_max
+        session,
+        channel.id,
+        f"{seed}:{channel.id}:{today}",
+        channel.level_min,
+        channel.level_max,
+        channel.workspace_id,
     )
     if question is None:
         return None
@@ -144,12 +155,17 @@ def mark_posted(session: Session, prompt_id: int, thread_id: str, now: datetime)
 
 
 def unposted_prompts(
-    session: Session, now: datetime, claimed_before: datetime
+    session: Session, now: datetime, claimed_before: datetime, scope: Scope
 ) -> list[ClaimedPrompt]:
-    """Today's prompts claimed before `claimed_before` but never confirmed posted."""
+    """Today's prompts of this process's workspaces claimed before `claimed_before` but never
+    confirmed posted."""
     rows = session.scalars(
-        select(DailyPrompt).where(
-            DailyPrompt.posted_at.is_(None), DailyPrompt.created_at <= claimed_before
+        select(DailyPrompt)
+        .join(Channel, Channel.id == DailyPrompt.channel_id)
+        .where(
+            DailyPrompt.posted_at.is_(None),
+            DailyPrompt.created_at <= claimed_before,
+            scope.owns(Channel.workspace_id),
         )
     ).all()
     claimed = []

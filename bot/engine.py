@@ -13,13 +13,15 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bank.catalog import BankError
+from bank.catalog import BankError, list_questions
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Interview, ProcessedEvent, Workspace
-from bank.selection import UnknownTopic
+from bank.scope import Scope
+from bank.selection import UnknownTopic, family_infos
 from bank.upsert import insert_ignore
-from bot import daily, render
+from bot import daily, identity, render
 from bot.clock import Clock
+from bot.community import set_left
 from bot.flows import bank_flow, daily_flow, mock_flow, partner_flow, scoring_flow
 from bot.flows.context import Context
 from bot.grammar import (
@@ -45,6 +47,7 @@ from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
+DEFAULT_MAX_INTERVIEWERS = 4
 # a claimed prompt still unconfirmed after this long was cut off (a crash, a refused post)
 REPOST_GRACE = timedelta(minutes=2)
 CONFLICT = "That clashed with a change made at the same moment; nothing was saved. Try again."
@@ -63,9 +66,19 @@ CONTROL_ACTIONS = {
 
 class Dojo:
     def __init__(
-        self, db: Database, port: ChatPort, clock: Clock, platform: str, seed: str = "mlsd-dojo"
+        self,
+        db: Database,
+        port: ChatPort,
+        clock: Clock,
+        platform: str,
+        seed: str = "mlsd-dojo",
+        max_interviewers: int = DEFAULT_MAX_INTERVIEWERS,
     ) -> None:
-        self.ctx = Context(db, port, clock, platform, seed)
+        self.ctx = Context(db, port, clock, platform, seed, max_interviewers)
+
+    def limit_to(self, workspaces: frozenset[str]) -> None:
+        """Do due work only for these workspaces (e.g. the one Slack team a bot token serves)."""
+        self.ctx.scope = Scope(self.ctx.platform, workspaces)
 
     @property
     def db(self) -> Database:
@@ -87,9 +100,10 @@ class Dojo:
         thread = place.thread_id
 
         def record() -> Reply | None:
+            now = self.ctx.now()
             with self.ctx.seen(actor, place) as (session, seen):
-                daily.record_answer(session, seen.channel, thread, seen.member, self.ctx.now())
-            mock_flow.thread_activity(self.ctx, thread)
+                daily.record_answer(session, seen.channel, thread, seen.member, now)
+                mock_flow.thread_activity(session, seen.channel.id, thread, seen.member, now)
             return None
 
         self._guarded(event_id, record)
@@ -140,7 +154,9 @@ class Dojo:
             )
 
     def _route_command(self, command: Command) -> Reply:
-        request = parse(command.name, command.args)
+        request = identity.resolve(
+            parse(command.name, command.args), command.mentions, self.ctx.max_interviewers
+        )
         actor, place = command.actor, command.place
         match request:
             case Help(topic):
@@ -224,7 +240,41 @@ class Dojo:
         done = self.run_due()
         return {**done, "reposted": done["reposted"] + reposted}
 
+    # -- membership events ---------------------------------------------------------------------
+
+    def member_left(self, workspace_id: str, user_id: str) -> bool:
+        """The member left the server / was deactivated: hidden from leaderboards, history kept.
+        True if that changed anything (an unknown user is ignored)."""
+        with self.db.unit_of_work() as session:
+            return set_left(session, self.ctx.platform, workspace_id, user_id, self.ctx.now())
+
+    def member_returned(self, workspace_id: str, user_id: str) -> bool:
+        """The member is back (re-joined, re-activated): shown on leaderboards again."""
+        with self.db.unit_of_work() as session:
+            return set_left(session, self.ctx.platform, workspace_id, user_id, None)
+
     # -- lookups adapters need -----------------------------------------------------------------
+
+    def admin_ids(self, workspace_id: str) -> set[str]:
+        """The ids `dojo admins set` stored for a workspace (Discord: role ids)."""
+        with self.db.unit_of_work() as session:
+            ids = session.scalar(
+                select(Workspace.admin_ids).where(
+                    Workspace.platform == self.ctx.platform, Workspace.external_id == workspace_id
+                )
+            )
+            return set(ids or ())
+
+    def topics(self, workspace_id: str | None) -> list[str]:
+        """Family and question slugs in a workspace's view of the bank, for autocompletion."""
+        with self.db.unit_of_work() as session:
+            here = session.scalar(
+                select(Workspace.id).where(
+                    Workspace.platform == self.ctx.platform, Workspace.external_id == workspace_id
+                )
+            )
+            families = [f.slug for f in family_infos(session, here)]
+            return families + sorted(q.slug for q, _ in list_questions(session, workspace_id=here))
 
     def mock_thread(self, workspace_id: str, number: int) -> str | None:
         """The thread of mock #`number`, for adapters that address threads by mock number."""

@@ -78,7 +78,12 @@ USAGE: dict[str, tuple[str, str]] = {
     "suggest": ("/mlsd suggest", "propose a question for the bank; an admin reviews it"),
 }
 
-_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|([^>]*))?>$|^@([\w.\-]+)$")
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
+_LABEL = re.compile(r"<@(!?[A-Za-z0-9]+)\|[^>]*>")  # a mention's typed label, spaces and all
+_PLAIN_MENTION = re.compile(r"^@[\w.\-]+$")
+PLAIN_MENTION_HINT = (
+    "mention people with the chat's @ picker (a real mention), not typed text like {token}"
+)
 _MOCK_REF = re.compile(r"^#(\d{1,9})$")
 _LEVELS = re.compile(r"^(L[3-6])(?:-(L[3-6]))?$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -109,6 +114,8 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Mention:
+    """A platform mention; `name` is filled only from the platform's resolved data."""
+
     user_id: str
     name: str | None = None
 
@@ -220,13 +227,13 @@ Request = (
 )
 
 
-def parse_mention(token: str) -> Mention | None:
+def parse_mention(token: str, command: str | None = None) -> Mention | None:
+    """A `<@ID>` mention (a Slack `|label` is ignored: anyone can type one); None for other
+    words. Typed `@name` text names nobody: it is refused with a hint."""
+    if _PLAIN_MENTION.match(token):
+        raise UsageError(PLAIN_MENTION_HINT.format(token=token), command)
     match = _MENTION.match(token)
-    if match is None:
-        return None
-    if match.group(3):
-        return Mention(match.group(3), match.group(3))
-    return Mention(match.group(1), match.group(2) or None)
+    return None if match is None else Mention(match.group(1))
 
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -349,7 +356,7 @@ def _parse_mock(args: list[str]) -> StartMock:
     interviewers: list[Mention] = []
     quick = False
     for token in args:
-        mention = parse_mention(token)
+        mention = parse_mention(token, "mock")
         if mention is not None:
             if all(m.user_id != mention.user_id for m in interviewers):
                 interviewers.append(mention)
@@ -438,9 +445,9 @@ def _parse_leaderboard(args: list[str]) -> Leaderboard:
 def _parse_progress(args: list[str]) -> Progress:
     if not args:
         return Progress()
-    mention = parse_mention(args[0]) if len(args) == 1 else None
+    mention = parse_mention(args[0], "progress") if len(args) == 1 else None
     if mention is None:
-        raise UsageError("name one member, like @alice", "progress")
+        raise UsageError("name one member with an @ mention", "progress")
     return Progress(mention)
 
 
@@ -467,7 +474,7 @@ def _parse_bank(args: list[str]) -> BankCommand:
 def parse(name: str, args: str) -> Request:
     """Parse one command; `name` is the subcommand (empty for a bare `/mlsd`)."""
     name = name.lower().lstrip("/")
-    tokens = args.split()
+    tokens = _LABEL.sub(r"<@\1>", args).split()
     if name in ("", "help"):
         return _parse_help(tokens)
     if name == "daily":

@@ -14,6 +14,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from bank.models import Interview, InterviewParticipant, InterviewPhase, Member, Question, Workspace
+from bank.scope import Scope
 from bank.upsert import affected_rows
 from bot.phases import PHASES, WARNING_SECONDS, budget_seconds
 from scoring.ledger import PointKind, award
@@ -141,15 +142,17 @@ def find_mock(
     raise MockError("name the mock, like #3 (or use the buttons in its thread)")
 
 
-def interviewers(session: Session, interview: Interview) -> list[Member]:
-    return list(
-        session.scalars(
-            select(Member)
-            .join(InterviewParticipant, InterviewParticipant.member_id == Member.id)
-            .where(InterviewParticipant.interview_id == interview.id)
-            .order_by(InterviewParticipant.joined_at, Member.id)
-        )
+def interviewers(session: Session, interview: Interview, took_part: bool = False) -> list[Member]:
+    """The panel (named or joined); with `took_part`, only those who took part (see `took_part`)."""
+    query = (
+        select(Member)
+        .join(InterviewParticipant, InterviewParticipant.member_id == Member.id)
+        .where(InterviewParticipant.interview_id == interview.id)
+        .order_by(InterviewParticipant.joined_at, Member.id)
     )
+    if took_part:
+        query = query.where(InterviewParticipant.took_part_at.is_not(None))
+    return list(session.scalars(query))
 
 
 def current_phase(session: Session, interview: Interview) -> InterviewPhase:
@@ -186,9 +189,29 @@ def join(session: Session, interview: Interview, member: Member, now: datetime) 
         raise MockError("you are the candidate of this mock")
     if any(m.id == member.id for m in interviewers(session, interview)):
         return False
-    session.add(InterviewParticipant(interview_id=interview.id, member_id=member.id, joined_at=now))
+    session.add(
+        InterviewParticipant(
+            interview_id=interview.id, member_id=member.id, joined_at=now, took_part_at=now
+        )
+    )
     interview.last_activity_at = now
     return True
+
+
+def took_part(session: Session, interview: Interview, member: Member, now: datetime) -> None:
+    """Record that an interviewer took part: joined themselves or wrote in the mock's thread
+    while it ran. Only such interviewers earn interviewer points; being named is not enough, and
+    pressing phase buttons is not counted (anyone on the panel can click without interviewing)."""
+    session.execute(
+        update(InterviewParticipant)
+        .where(
+            InterviewParticipant.interview_id == interview.id,
+            InterviewParticipant.member_id == member.id,
+            InterviewParticipant.took_part_at.is_(None),
+        )
+        .values(took_part_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def remaining_seconds(interview: Interview, now: datetime) -> int:
@@ -309,7 +332,7 @@ def _finish(session: Session, interview: Interview, now: datetime, reason: str) 
             reference,
             now,
         )
-        for member in interviewers(session, interview):
+        for member in interviewers(session, interview, took_part=True):
             award(
                 session,
                 interview.workspace_id,
@@ -336,8 +359,9 @@ def phase_times(session: Session, interview: Interview) -> list[PhaseTime]:
     ]
 
 
-def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
-    """Reminders due now, each claimed exactly once by a conditional UPDATE."""
+def claim_reminders(session: Session, now: datetime, scope: Scope) -> list[Reminder]:
+    """Reminders due now in this process's workspaces, each claimed exactly once by a
+    conditional UPDATE."""
     horizon = now + timedelta(seconds=WARNING_SECONDS)
     due = session.execute(
         select(Interview.id, Interview.phase_index, Interview.phase_deadline)
@@ -345,6 +369,7 @@ def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
             Interview.status == "running",
             Interview.phase_deadline <= horizon,
             Interview.thread_external_id.is_not(None),  # not yet (or never) posted: nothing to say
+            scope.owns(Interview.workspace_id),
         )
         .order_by(Interview.phase_deadline)
     ).all()
@@ -381,11 +406,13 @@ def claim_reminders(session: Session, now: datetime) -> list[Reminder]:
     return claimed
 
 
-def idle_mocks(session: Session, now: datetime) -> list[Interview]:
+def idle_mocks(session: Session, now: datetime, scope: Scope) -> list[Interview]:
     return list(
         session.scalars(
             select(Interview).where(
-                Interview.status.in_(LIVE), Interview.last_activity_at < now - IDLE_LIMIT
+                Interview.status.in_(LIVE),
+                Interview.last_activity_at < now - IDLE_LIMIT,
+                scope.owns(Interview.workspace_id),
             )
         )
     )

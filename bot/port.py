@@ -28,21 +28,40 @@ class Place:
 
 
 @dataclass(frozen=True)
+class ResolvedUser:
+    """A user the platform itself resolved from a mention (Slack `<@U…>` looked up with
+    users.info, a Discord member option): the only way a command can name another person."""
+
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class Command:
-    """A typed `/mlsd` command: `name` is the subcommand, `args` the rest of the line."""
+    """A typed `/mlsd` command: `name` is the subcommand, `args` the rest of the line.
+
+    `mentions` are the people the text mentions, as the adapter resolved them on the platform;
+    a mention in `args` without an entry here is refused by the core.
+    """
 
     name: str
     args: str
     actor: Actor
     place: Place
     event_id: str | None = None
+    mentions: tuple[ResolvedUser, ...] = ()
 
     @classmethod
     def from_text(
-        cls, text: str, actor: Actor, place: Place, event_id: str | None = None
+        cls,
+        text: str,
+        actor: Actor,
+        place: Place,
+        event_id: str | None = None,
+        mentions: tuple[ResolvedUser, ...] = (),
     ) -> Command:
         name, _, args = text.strip().partition(" ")
-        return cls(name.lower(), args.strip(), actor, place, event_id)
+        return cls(name.lower(), args.strip(), actor, place, event_id, mentions)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 With several processes on PostgreSQL only the holder of an advisory lock runs due work; the lock
 lives on its own connection, so it is released the moment the leader dies and another process
-takes over at its next tick. SQLite is single-process: that process always leads.
+takes over at its next tick. There is one lock per scope (platform, and Slack team): a Slack
+process and a Discord process on one database each lead their own due work (DESIGN.md §10).
+SQLite is single-process: that process always leads.
 """
 
 from __future__ import annotations
@@ -10,23 +12,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import zlib
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from bank.db import Database
+from bank.scope import Scope
 from bot.engine import Dojo
 
 log = logging.getLogger("dojo.scheduler")
-LOCK_KEY = 0x6D6C7364  # "mlsd"
+LOCK_KEY = 0x6D6C7364  # "mlsd": the first key of every scheduler lock
+
+
+def scope_key(scope: Scope) -> int:
+    """The second lock key: a stable signed 32-bit number for (platform, workspaces)."""
+    workspaces = "*" if scope.workspaces is None else ",".join(sorted(scope.workspaces))
+    key = zlib.crc32(f"{scope.platform}:{workspaces}".encode())
+    return key - 2**32 if key >= 2**31 else key
 
 
 class Leadership:
-    """Holds (or tries to take) the scheduler lock; `is_leader()` is cheap to call every tick."""
+    """Holds (or tries to take) the scheduler lock of one scope; `is_leader()` is cheap to call
+    every tick."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, scope: Scope) -> None:
         self.db = db
+        self.key = scope_key(scope)
         self._connection: Connection | None = None
 
     def is_leader(self) -> bool:
@@ -38,7 +51,9 @@ class Leadership:
                 return True
             # autocommit: the session lock must not sit in an open (and killable) transaction
             connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:k, :s)"), {"k": LOCK_KEY, "s": self.key}
+            )
             if taken.scalar():
                 self._connection = connection
                 log.info("this process now runs the scheduler")
@@ -50,7 +65,13 @@ class Leadership:
         return False
 
     def release(self) -> None:
+        """Give the lock up: unlocked first, since closing only returns the connection (and a
+        session lock with it) to the pool."""
         if self._connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:k, :s)"), {"k": LOCK_KEY, "s": self.key}
+                )
             with contextlib.suppress(DBAPIError):
                 self._connection.close()
             self._connection = None
@@ -61,7 +82,7 @@ class Ticker:
 
     def __init__(self, dojo: Dojo, interval: float = 5.0) -> None:
         self.dojo = dojo
-        self.leadership = Leadership(dojo.db)
+        self.leadership = Leadership(dojo.db, dojo.ctx.scope)
         self.interval = interval
         self._scheduler = BackgroundScheduler()
         self._lock = threading.Lock()

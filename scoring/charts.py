@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 
 import matplotlib
 
@@ -15,6 +17,10 @@ from scoring.progress import MockScore
 from scoring.rubric import Rubric
 
 MAX_TICK_LABELS = 12
+CACHED_MEMBERS = 64  # two PNGs of ~30–60 kB each per entry: a few MB at most
+
+_cache: OrderedDict[Hashable, tuple[bytes, bytes]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def _png(figure: Figure) -> bytes:
@@ -66,3 +72,24 @@ def trend_chart(history: Sequence[MockScore], name: str) -> bytes:
     axes.grid(alpha=0.3)
     axes.set_title(f"{name}: overall score over time")
     return _png(figure)
+
+
+def cached_charts(
+    key: Hashable, history: Sequence[MockScore], rubric: Rubric, name: str
+) -> tuple[bytes, bytes]:
+    """(radar, trend) PNGs, drawn once per `key` and kept for the most recent members.
+
+    The caller's key must change whenever the drawing would: the member, their name, and their
+    latest stored result (a new or revised result), plus the criteria drawn. Drawing takes
+    ~100 ms; a repeated `/mlsd progress` then costs only its queries.
+    """
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    drawn = (radar_chart(history, rubric, name), trend_chart(history, name))
+    with _cache_lock:
+        _cache[key] = drawn
+        while len(_cache) > CACHED_MEMBERS:
+            _cache.popitem(last=False)
+    return drawn

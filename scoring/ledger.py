@@ -9,9 +9,11 @@ from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bank.upsert import insert_ignore, upsert
+from bank.upsert import insert_ignore
+from scoring import totals
 from scoring.models import PointsEntry
 
 
@@ -61,18 +63,35 @@ def award(
 ) -> bool:
     """Record an award once; a retry of the same award is a no-op. True if it was new.
 
-    `replace` revises the points of an existing award (a revised result) instead.
+    `replace` revises the points of an existing award (a revised result) instead. Either way the
+    running totals (`scoring.totals`) change by the difference in the same transaction.
     """
+    value = points_table()[kind] if points is None else points
     values = {
         "workspace_id": workspace_id,
         "member_id": member_id,
         "kind": kind.value,
         "reference": reference,
-        "points": points_table()[kind] if points is None else points,
+        "points": value,
         "created_at": at,
     }
     key = ("kind", "reference", "member_id")
-    if replace:
-        upsert(session, PointsEntry, values, key, ("points",))
+    if insert_ignore(session, PointsEntry, values, key):
+        totals.add(session, workspace_id, member_id, at, value)
         return True
-    return insert_ignore(session, PointsEntry, values, key)
+    if not replace:
+        return False
+    # the row is locked until commit, so concurrent revisions apply their differences in turn
+    row = session.execute(
+        select(PointsEntry.id, PointsEntry.points, PointsEntry.created_at)
+        .where(
+            PointsEntry.kind == kind.value,
+            PointsEntry.reference == reference,
+            PointsEntry.member_id == member_id,
+        )
+        .with_for_update()
+    ).one()
+    if row.points != value:
+        session.execute(update(PointsEntry).where(PointsEntry.id == row.id).values(points=value))
+        totals.add(session, workspace_id, member_id, row.created_at, value - row.points)
+    return True

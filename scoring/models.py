@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bank.models import Member
 from bank.orm import Base, utcnow
 
 
@@ -58,3 +59,85 @@ class PointsEntry(Base):
     reference: Mapped[str] = mapped_column(String(100))
     points: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberTotal(Base):
+    """A member's points in one period bucket, kept in step with every ledger write.
+
+    `bucket` is `all`, a month `2026-03` or an ISO week `2026-W13`, both in the workspace's time
+    zone. The leaderboard reads the top and a caller's rank from `ix_member_totals_rank` instead
+    of summing the ledger; `dojo scoring rebuild` recomputes every row from the ledger.
+    """
+
+    __tablename__ = "member_totals"
+    __table_args__ = (
+        Index("ix_member_totals_rank", "workspace_id", "bucket", "points"),
+        Index("ix_member_totals_member", "member_id"),
+    )
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[str] = mapped_column(String(10), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    points: Mapped[int] = mapped_column(Integer)
+
+
+class MockResult(Base):
+    """A settled mock's result, written when it is delivered and rewritten when revised.
+
+    Progress reads these instead of every vote. `criteria` maps criterion id → mean score (1–4);
+    `signals` maps signal → number of voters. The calibrated columns stay NULL until rater
+    calibration fills them (see `scoring.results.calibrated`).
+    """
+
+    __tablename__ = "mock_results"
+    __table_args__ = (Index("ix_mock_results_candidate_ended", "candidate_id", "ended_at"),)
+
+    interview_id: Mapped[int] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    ended_at: Mapped[datetime] = mapped_column()
+    settled_at: Mapped[datetime] = mapped_column()
+    criteria: Mapped[dict[str, float]] = mapped_column(JSON)
+    overall: Mapped[float] = mapped_column(Float)
+    voters: Mapped[int] = mapped_column(Integer)
+    signals: Mapped[dict[str, int]] = mapped_column(JSON)
+    calibrated_criteria: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    calibrated_overall: Mapped[float | None] = mapped_column(Float)
+
+
+class ProgressTotal(Base):
+    """A member's running sum and count of one criterion's per-mock means in one question family.
+
+    Kept with `mock_results` (a revised result moves the sums by its difference), so progress
+    averages and the weakest family are a lookup of at most families × criteria rows, whatever
+    the number of mocks.
+    """
+
+    __tablename__ = "progress_totals"
+
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), primary_key=True
+    )
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score_sum: Mapped[float] = mapped_column(Float)
+    scored: Mapped[int] = mapped_column(Integer)
+
+
+# Departed members are few: the leaderboard subtracts those ranked above the caller through this
+# small partial index instead of joining every member above them.
+Index(
+    "ix_members_departed",
+    Member.workspace_id,
+    postgresql_where=Member.left_at.is_not(None),
+    sqlite_where=Member.left_at.is_not(None),
+)

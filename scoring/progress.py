@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from bank.calendar import scheduled_days_back
 from bank.models import Channel, DailyAnswer, DailyPrompt, Family, Interview, Member, Question
-from scoring.models import Vote
+from bank.orm import UTCDateTime
+from scoring.models import MockResult, ProgressTotal
 from scoring.rubric import Criterion, Rubric
 
 
@@ -28,7 +30,9 @@ class MockScore:
 class Progress:
     name: str
     mocks_done: int
-    history: list[MockScore]
+    history: list[MockScore]  # at most MAX_HISTORY, evenly sampled (see mock_history)
+    scored: int  # settled mocks with a result
+    fingerprint: tuple[tuple[str, str, float, int], ...]  # changes with any stored result
     averages: dict[str, float]
     weakest: Criterion | None
     weak_families: list[str]
@@ -36,37 +40,98 @@ class Progress:
     daily_answers: int
 
 
-def mock_history(session: Session, member_id: int, rubric: Rubric) -> list[MockScore]:
-    rows = session.execute(
+MAX_HISTORY = 60  # mocks drawn in the trend chart: evenly sampled, first and latest always
+
+
+def _history_query() -> Select[int, datetime, str, dict[str, float], float]:
+    return (
         select(
-            Interview.id,
             Interview.number,
-            Interview.ended_at,
+            MockResult.ended_at,
             Family.slug,
-            Vote.scores,
-            Vote.overall,
+            MockResult.criteria,
+            MockResult.overall,
         )
-        .join(Vote, Vote.interview_id == Interview.id)
-        .join(Question, Question.id == Interview.question_id)
+        .join(Interview, Interview.id == MockResult.interview_id)
+        .join(Question, Question.id == MockResult.question_id)
         .join(Family, Family.id == Question.family_id)
-        .where(Interview.candidate_id == member_id, Interview.status == "ended")
-        .order_by(Interview.ended_at, Interview.id)
     )
-    grouped: dict[int, list[tuple[int, datetime, str, dict[str, int], float]]] = defaultdict(list)
-    for interview_id, number, ended_at, family, scores, overall in rows:
-        assert ended_at is not None
-        grouped[interview_id].append((number, ended_at, family, scores, overall))
-    history = []
-    for votes in grouped.values():
-        number, ended_at, family = votes[0][0], votes[0][1], votes[0][2]
-        criteria = {  # votes under an earlier rubric may lack a criterion: skip, never zero
-            cid: sum(scored) / len(scored)
-            for cid in rubric.ids
-            if (scored := [v[3][cid] for v in votes if cid in v[3]])
-        }
-        overall = sum(v[4] for v in votes) / len(votes)
-        history.append(MockScore(number, ended_at, family, criteria, overall))
-    return history
+
+
+def _sample_statement(limit: int) -> Select[int, datetime, str, dict[str, float], float]:
+    """The stored results first at or after each of `limit` − 1 instants :t0…, and the latest:
+    index seeks, built once (with 60 subqueries, building costs more than running)."""
+    member = bindparam("member", type_=Integer)
+    mine = MockResult.candidate_id == member
+    picks = [
+        select(
+            select(MockResult.interview_id)
+            .where(mine, MockResult.ended_at >= bindparam(f"t{k}", type_=UTCDateTime()))
+            .order_by(MockResult.ended_at, MockResult.interview_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        for k in range(limit - 1)
+    ]
+    latest = (
+        select(MockResult.interview_id)
+        .where(mine)
+        .order_by(MockResult.ended_at.desc(), MockResult.interview_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        _history_query()
+        .where(MockResult.interview_id.in_(union_all(*picks, select(latest))))
+        .order_by(MockResult.ended_at, MockResult.interview_id)
+    )
+
+
+_SAMPLE = _sample_statement(MAX_HISTORY)
+
+
+def mock_history(
+    session: Session, member_id: int, rubric: Rubric, limit: int = MAX_HISTORY
+) -> list[MockScore]:
+    """The member's settled mocks, sampled to at most `limit` (see `_sampled_history`)."""
+    return _sampled_history(session, member_id, rubric, limit)[1]
+
+
+def _sampled_history(
+    session: Session, member_id: int, rubric: Rubric, limit: int
+) -> tuple[int, list[MockScore]]:
+    """How many settled mocks the member has, and the mocks themselves, in the order they ended;
+    with more than `limit`, a sample of them evenly spread over time that keeps the first and the
+    latest (what the charts draw).
+
+    Reads the stored per-mock results (`scoring.results`): a count over the member's index
+    entries, then at most `limit` index seeks, whatever the number of mocks.
+    """
+    mine = MockResult.candidate_id == member_id
+    count, first, last = session.execute(
+        select(func.count(), func.min(MockResult.ended_at), func.max(MockResult.ended_at)).where(
+            mine
+        )
+    ).one()
+    if count <= limit:
+        rows = session.execute(
+            _history_query().where(mine).order_by(MockResult.ended_at, MockResult.interview_id)
+        )
+    else:
+        step = (last - first) / (limit - 1)
+        instants = {f"t{k}": first + step * k for k in range(limit - 1)}
+        statement = _SAMPLE if limit == MAX_HISTORY else _sample_statement(limit)
+        rows = session.execute(statement, {"member": member_id, **instants})
+    return count, [
+        MockScore(
+            number,
+            ended_at,
+            family,
+            {cid: criteria[cid] for cid in rubric.ids if cid in criteria},
+            overall,
+        )
+        for number, ended_at, family, criteria, overall in rows
+    ]
 
 
 def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
@@ -99,39 +164,55 @@ def streak(session: Session, member_id: int, today: dict[int, date]) -> int:
     return best
 
 
+Fingerprint = tuple[tuple[str, str, float, int], ...]
+
+
 def _weakness(
-    history: list[MockScore], rubric: Rubric
-) -> tuple[dict[str, float], Criterion | None, list[str]]:
-    """Averages per criterion, the weakest criterion, and the families where it scored lowest."""
-    if not history:
-        return {}, None, []
-    averages = {
-        cid: sum(scores) / len(scores)
-        for cid in rubric.ids
-        if (scores := [m.criteria[cid] for m in history if cid in m.criteria])
-    }
+    session: Session, member_id: int, rubric: Rubric
+) -> tuple[dict[str, float], Criterion | None, list[str], Fingerprint]:
+    """Averages per criterion over settled mocks, the weakest criterion, the families where it
+    scored lowest, and the running sums they come from (which change with any stored result).
+
+    One lookup of the member's progress totals (families × criteria rows), whatever the number
+    of mocks.
+    """
+    rows: Fingerprint = tuple(
+        (slug, criterion, float(total), int(count))
+        for slug, criterion, total, count in session.execute(
+            select(
+                Family.slug, ProgressTotal.criterion, ProgressTotal.score_sum, ProgressTotal.scored
+            )
+            .join(Family, Family.id == ProgressTotal.family_id)
+            .where(ProgressTotal.candidate_id == member_id, ProgressTotal.scored > 0)
+            .order_by(Family.slug, ProgressTotal.criterion)
+        )
+    )
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for _, criterion, total, count in rows:
+        sums[criterion][0] += total
+        sums[criterion][1] += count
+    # a criterion missing from older results (an earlier rubric) is skipped, never zero
+    averages = {cid: sums[cid][0] / sums[cid][1] for cid in rubric.ids if cid in sums}
     if not averages:
-        return {}, None, []
+        return {}, None, [], rows
     weakest = rubric.criterion(min(averages, key=lambda c: (averages[c], c)))
-    by_family: dict[str, list[float]] = defaultdict(list)
-    for mock in history:
-        if weakest.id in mock.criteria:
-            by_family[mock.family].append(mock.criteria[weakest.id])
-    lowest = min(sum(v) / len(v) for v in by_family.values())
-    families = sorted(f for f, v in by_family.items() if sum(v) / len(v) == lowest)
-    return averages, weakest, families
+    by_family = {slug: total / count for slug, c, total, count in rows if c == weakest.id}
+    lowest = min(by_family.values())
+    families = sorted(slug for slug, mean in by_family.items() if math.isclose(mean, lowest))
+    return averages, weakest, families, rows
 
 
 def weak_families(session: Session, member_id: int, rubric: Rubric) -> list[str]:
     """Where a member's weakest criterion showed most: what the next mock should aim at."""
-    return _weakness(mock_history(session, member_id, rubric), rubric)[2]
+    return _weakness(session, member_id, rubric)[2]
 
 
 def progress(
     session: Session, member: Member, rubric: Rubric, channel_dates: dict[int, date]
 ) -> Progress:
-    history = mock_history(session, member.id, rubric)
-    averages, weakest, families = _weakness(history, rubric)
+    """Everything `/mlsd progress` shows, in a bounded number of rows whatever the history."""
+    scored, history = _sampled_history(session, member.id, rubric, MAX_HISTORY)
+    averages, weakest, families, fingerprint = _weakness(session, member.id, rubric)
     mocks_done = (
         session.scalar(
             select(func.count())
@@ -150,6 +231,8 @@ def progress(
         member.display_name,
         mocks_done,
         history,
+        scored,
+        fingerprint,
         averages,
         weakest,
         families,

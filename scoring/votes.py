@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bank.models import Interview, InterviewParticipant, Member
+from bank.scope import Scope
 from bank.upsert import affected_rows, upsert
 from scoring.aggregate import SIGNALS, Ballot, Result, aggregate, weighted_score
 from scoring.ledger import PointKind, award, points_table
@@ -175,14 +176,18 @@ def score_bonus(session: Session, interview: Interview, result: Result, now: dat
     )
 
 
-def results_due(session: Session, now: datetime, window: timedelta = VOTE_WINDOW) -> list[int]:
-    """Ended mocks whose vote window has closed and whose final result is not settled yet."""
+def results_due(
+    session: Session, now: datetime, scope: Scope, window: timedelta = VOTE_WINDOW
+) -> list[int]:
+    """Ended mocks of `scope`'s workspaces whose vote window has closed and whose final result
+    is not settled yet."""
     return list(
         session.scalars(
             select(Interview.id).where(
                 Interview.status == "ended",
                 Interview.results_final_at.is_(None),
                 Interview.ended_at <= now - window,
+                scope.owns(Interview.workspace_id),
             )
         )
     )

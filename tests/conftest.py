@@ -20,6 +20,7 @@ from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bank.orm import Base
 from bot import migrate
+from scoring import results, totals
 
 POSTGRES_URL = os.environ.get("DOJO_TEST_POSTGRES_URL")
 # CI explores the same examples on every run (a red CI must be reproducible); locally, hypothesis
@@ -108,6 +109,22 @@ def db(
     database = _migrated[backend]
     _empty_all_tables(database)
     yield database
+    check_totals(database)
+
+
+def check_totals(db: Database) -> None:
+    """After every test on a database: the running totals equal a recomputation from the ledger
+    (every award and revision went through `scoring.ledger.award`), and the progress totals one
+    from the stored results (every result went through `scoring.results.record_result`)."""
+    with db.unit_of_work() as session:
+        stored = totals.stored(session)
+        assert stored == totals.recomputed(session), "running totals drifted from the ledger"
+        progress = results.stored_progress(session)
+        expected = results.recomputed_progress(session)
+        assert progress.keys() == expected.keys(), "progress totals drifted from the results"
+        for key, (total, count) in expected.items():
+            assert progress[key][1] == count, key
+            assert progress[key][0] == pytest.approx(total), key
 
 
 @pytest.fixture

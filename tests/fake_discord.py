@@ -318,6 +318,7 @@ class FakeDiscord:
         self.bot = self._make_user(self.bot_name, bot=True)
         self.application_id = self.bot["id"]
         self.guild_id = self.new_id()
+        self.guild_names = {self.guild_id: self.guild_name}  # every server the bot is in
         self.joined_at = now_iso()
         self.roles[self.guild_id] = self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
         admin_role = self.add_role("Dojo Admin", MANAGE_GUILD)
@@ -341,6 +342,7 @@ class FakeDiscord:
             "permission_overwrites": [],
         }
         self.channel_id = self.add_channel("practice")["id"]
+        self.guild_channel_ids = {self.guild_id: self.channel_id}
 
     def _make_user(self, username: str, *, bot: bool = False) -> dict[str, Any]:
         user: dict[str, Any] = {
@@ -431,12 +433,23 @@ class FakeDiscord:
             elif not allowed and self.admin_role_id in roles:
                 roles.remove(self.admin_role_id)
 
-    def add_channel(self, name: str, *, parent_id: str | None = None) -> dict[str, Any]:
+    def add_guild(self, name: str) -> str:
+        """Another server the bot is in, with one text channel (``channel_ids[guild]``); its
+        members and roles are the first server's (the same people are in both)."""
+        guild_id = self.new_id()
+        with self._lock:
+            self.guild_names[guild_id] = name
+        self.guild_channel_ids[guild_id] = self.add_channel("practice", guild_id=guild_id)["id"]
+        return guild_id
+
+    def add_channel(
+        self, name: str, *, parent_id: str | None = None, guild_id: str | None = None
+    ) -> dict[str, Any]:
         with self._lock:
             channel: dict[str, Any] = {
                 "id": self.new_id(),
                 "type": 0,
-                "guild_id": self.guild_id,
+                "guild_id": guild_id or self.guild_id,
                 "name": name,
                 "position": sum(1 for c in self.channels.values() if c["type"] == 0),
                 "parent_id": parent_id or self.category_id,
@@ -483,10 +496,11 @@ class FakeDiscord:
     def owner_id(self) -> str:
         return cast(str, self.owner["id"])
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: str | None = None) -> dict[str, Any]:
+        guild_id = guild_id or self.guild_id
         return {
-            "id": self.guild_id,
-            "name": self.guild_name,
+            "id": guild_id,
+            "name": self.guild_names[guild_id],
             "icon": None,
             "icon_hash": None,
             "splash": None,
@@ -505,7 +519,7 @@ class FakeDiscord:
             "features": [],
             "mfa_level": 0,
             "application_id": None,
-            "system_channel_id": self.channel_id,
+            "system_channel_id": self.guild_channel_ids[guild_id],
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "public_updates_channel_id": None,
@@ -528,9 +542,10 @@ class FakeDiscord:
             "latest_onboarding_question_id": None,
         }
 
-    def _guild_create(self, intents: int) -> dict[str, Any]:
+    def _guild_create(self, intents: int, guild_id: str | None = None) -> dict[str, Any]:
+        guild_id = guild_id or self.guild_id
         with self._lock:
-            guild = self.guild_payload()
+            guild = self.guild_payload(guild_id)
             # Without GUILD_PRESENCES Discord sends only the bot itself (and voice users).
             member_ids = list(self.members) if intents & GUILD_PRESENCES else [self.bot["id"]]
             guild.update(
@@ -544,12 +559,14 @@ class FakeDiscord:
                 channels=[
                     {k: v for k, v in c.items() if k != "guild_id"}
                     for c in self.channels.values()
-                    if c["type"] in (0, 2, 4, 5, 13, 15)
+                    if c["type"] in (0, 2, 4, 5, 13, 15) and c.get("guild_id") == guild_id
                 ],
                 threads=[
                     copy.deepcopy(c)
                     for c in self.channels.values()
-                    if c["type"] in (10, 11, 12) and not c["thread_metadata"]["archived"]
+                    if c["type"] in (10, 11, 12)
+                    and not c["thread_metadata"]["archived"]
+                    and c.get("guild_id") == guild_id
                 ],
                 presences=[],
                 stage_instances=[],
@@ -863,7 +880,7 @@ class FakeDiscord:
             "v": 10,
             "user": {**self.bot, "verified": True, "mfa_enabled": False, "email": None},
             "user_settings": {},
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": g, "unavailable": True} for g in self.guild_names],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -880,8 +897,10 @@ class FakeDiscord:
         if session.shard is not None:
             ready["shard"] = session.shard
         await self._send_dispatch(sock, "READY", ready)
-        if (int(self.guild_id) >> 22) % max(shard_count, 1) == shard_id:
-            await self._send_dispatch(sock, "GUILD_CREATE", self._guild_create(session.intents))
+        for guild_id in list(self.guild_names):
+            if (int(guild_id) >> 22) % max(shard_count, 1) == shard_id:
+                created = self._guild_create(session.intents, guild_id)
+                await self._send_dispatch(sock, "GUILD_CREATE", created)
         sock.ready = True
 
     async def _resume(self, sock: _Socket, data: dict[str, Any]) -> None:
@@ -1108,7 +1127,7 @@ class FakeDiscord:
         return message
 
     def _check_guild(self, guild_id: str) -> None:
-        if guild_id != self.guild_id:
+        if guild_id not in self.guild_names:
             raise _Abort(error(404, 10004, "Unknown Guild"))
 
     def _check_app(self, app_id: str) -> None:
@@ -1455,7 +1474,7 @@ class FakeDiscord:
                 "type": 0,
                 "message_id": referenced["id"],
                 "channel_id": referenced["channel_id"],
-                **({"guild_id": self.guild_id} if self._in_guild(channel_id) else {}),
+                **({"guild_id": self._guild_of(channel_id)} if self._in_guild(channel_id) else {}),
             }
             message["referenced_message"] = referenced
             if message_type == 0:
@@ -1489,13 +1508,17 @@ class FakeDiscord:
         return result
 
     def _in_guild(self, channel_id: str) -> bool:
-        return self.channels[channel_id].get("guild_id") == self.guild_id
+        return self._guild_of(channel_id) in self.guild_names
+
+    def _guild_of(self, channel_id: str) -> str | None:
+        guild_id = self.channels[channel_id].get("guild_id")
+        return None if guild_id is None else str(guild_id)
 
     def gateway_message(self, message: dict[str, Any]) -> dict[str, Any]:
         """A stored message as MESSAGE_CREATE carries it: plus guild_id and the author's member."""
         event = copy.deepcopy(message)
         if self._in_guild(message["channel_id"]):
-            event["guild_id"] = self.guild_id
+            event["guild_id"] = self._guild_of(message["channel_id"])
             author_id = message["author"]["id"]
             if author_id in self.members and "webhook_id" not in message:
                 event["member"] = copy.deepcopy(self.members[author_id])
@@ -1573,7 +1596,7 @@ class FakeDiscord:
         del self.messages[message["id"]]
         event = {"id": message["id"], "channel_id": message["channel_id"]}
         if self._in_guild(message["channel_id"]):
-            event["guild_id"] = self.guild_id
+            event["guild_id"] = self._guild_of(message["channel_id"])
         self._emit("MESSAGE_DELETE", event)
         return no_content()
 
@@ -1623,7 +1646,7 @@ class FakeDiscord:
         thread: dict[str, Any] = {
             "id": thread_id,
             "type": kind,
-            "guild_id": self.guild_id,
+            "guild_id": parent.get("guild_id", self.guild_id),
             "parent_id": parent["id"],
             "owner_id": self.bot["id"],
             "name": name,
@@ -1894,7 +1917,7 @@ class FakeDiscord:
             if not message["flags"] & EPHEMERAL:
                 event = {"id": message["id"], "channel_id": message["channel_id"]}
                 if self._in_guild(message["channel_id"]):
-                    event["guild_id"] = self.guild_id
+                    event["guild_id"] = self._guild_of(message["channel_id"])
                 self._emit("MESSAGE_DELETE", event)
             return no_content()
         payload = req.body or {}

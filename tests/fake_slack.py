@@ -35,6 +35,8 @@ class FakeSlack:
         default_factory=dict
     )
     uploads: list[bytes] = field(default_factory=list)
+    # the team the bot token belongs to (`auth.test`), and every user's team unless they say
+    team_id: str = "T1"
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -110,7 +112,7 @@ class FakeSlack:
                 "url": "https://dojo-test.slack.com/",
                 "team": "Dojo",
                 "user": "dojo",
-                "team_id": "T1",
+                "team_id": self.team_id,
                 "user_id": "UBOT",
                 "bot_id": "BBOT",
             }
@@ -128,7 +130,7 @@ class FakeSlack:
             info = self.users.get(user_id)
             if info is None:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user_id, **info}}
+            return {"ok": True, "user": {"id": user_id, "team_id": self.team_id, **info}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._files)}"
             return {

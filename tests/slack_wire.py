@@ -70,6 +70,7 @@ class SlackClient:
 
     url: str
     secret: str = SECRET
+    team: str = TEAM  # the team every request says it comes from
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -104,7 +105,7 @@ class SlackClient:
         body = urlencode(
             {
                 "token": "legacy",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "team_domain": "dojo",
                 "channel_id": channel,
                 "channel_name": "practice",
@@ -137,8 +138,8 @@ class SlackClient:
         return self.interaction(
             {
                 "type": "block_actions",
-                "team": {"id": TEAM, "domain": "dojo"},
-                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "team": {"id": self.team, "domain": "dojo"},
+                "user": {"id": user, "username": user.lower(), "team_id": self.team},
                 "api_app_id": "A1",
                 "trigger_id": f"trigger-{next(self._ids)}",
                 "container": {
@@ -179,8 +180,8 @@ class SlackClient:
         return self.interaction(
             {
                 "type": "view_submission",
-                "team": {"id": TEAM, "domain": "dojo"},
-                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "team": {"id": self.team, "domain": "dojo"},
+                "user": {"id": user, "username": user.lower(), "team_id": self.team},
                 "api_app_id": "A1",
                 "trigger_id": f"trigger-{next(self._ids)}",
                 "view": {
@@ -193,6 +194,21 @@ class SlackClient:
                 },
             }
         )
+
+    def event(self, event: dict[str, Any], event_id: str) -> Response:
+        """Any Events API event (e.g. `user_change`), wrapped as Slack wraps it."""
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": self.team,
+                "api_app_id": "A1",
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+            }
+        )
+        return self.post(body, "application/json")
 
     def thread_message(
         self,
@@ -217,7 +233,7 @@ class SlackClient:
         body = json.dumps(
             {
                 "token": "legacy",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "api_app_id": "A1",
                 "event": event,
                 "type": "event_callback",

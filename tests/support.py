@@ -16,7 +16,13 @@ from typing import Any
 from rich.console import Console
 
 from bank.db import Database
-from bot.adapters.console import CHANNEL, WORKSPACE, ConsoleChannel, ConsolePort
+from bot.adapters.console import (
+    CHANNEL,
+    WORKSPACE,
+    ConsoleChannel,
+    ConsolePort,
+    console_mentions,
+)
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from bot.port import Action, Actor, Command, Form, Message, Place, Reply
@@ -55,8 +61,9 @@ class Harness:
     def command(
         self, name: str, text: str, thread: str | None = None, event_id: str | None = None
     ) -> Reply | None:
+        typed, mentions = console_mentions(text)
         return self.dojo.handle_command(
-            Command.from_text(text, self.actor(name), Place(CHANNEL, thread), event_id)
+            Command.from_text(typed, self.actor(name), Place(CHANNEL, thread), event_id, mentions)
         )
 
     def action(

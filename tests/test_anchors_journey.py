@@ -17,7 +17,7 @@ from bot.flows.scoring_flow import SUBMIT
 from bot.port import Message, Place
 from scoring.models import Vote
 from tests.support import Harness
-from tests.test_anchors_bank import V2_SLUG, v2_banks
+from tests.test_anchors_bank import V2_SLUG, v1_bank, v2_banks
 from tests.test_mock_flow import press, start_mock
 
 SCORES = {
@@ -169,8 +169,10 @@ def test_a_failing_renderer_falls_back_to_the_source(
 def test_a_v1_question_still_runs_without_kit_extras_or_design(
     bank_db: Database, tmp_path: Path
 ) -> None:
+    with bank_db.unit_of_work() as session:
+        import_banks(session, [v1_bank()])
     h = Harness(bank_db, tmp_path)
-    number, thread = start_mock(h, "mock recsys @bob")
+    number, thread = start_mock(h, "mock legacy-ledger-reconciliation @bob")
     [clarify] = kits(h, "bob")
     assert [name for name, _ in clarify.fields] == ["Expect", "Baseline to expect"]
     h.command("alice", f"end #{number}")

@@ -18,7 +18,7 @@ from bank.models import DailyAnswer
 from bot.adapters.discord import DojoDiscord, client_id_from_token, invite_url
 from bot.clock import ManualClock
 from bot.engine import Dojo
-from scoring.models import PointsEntry, Vote
+from scoring.models import MockResult, PointsEntry, Vote
 from tests.fake_discord import EPHEMERAL, FakeDiscord, pointed_at_fake
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.token"
@@ -278,6 +278,12 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
             assert session.scalar(select(func.count()).select_from(Vote)) == 3
         assert points(bank_db, "peer-vote") == 3
 
+        def settled() -> int:  # the panel has voted: the result goes out (and progress shows it)
+            with bank_db.unit_of_work() as session:
+                return session.scalar(select(func.count()).select_from(MockResult)) or 0
+
+        fake.wait_for(lambda: settled() == 1)
+
         # 7. leaderboard in the channel, progress with its charts attached
         board = answer(
             fake, fake.slash_command("mlsd", "leaderboard", {"period": "week"}, user=fake.alice)
@@ -285,17 +291,13 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
         assert "Leaderboard" in text_of(board) and "1. Alice" in text_of(board)
         progress_ix = fake.slash_command("mlsd", "progress", user=fake.alice)
         progress = answer(fake, progress_ix)
-
-        def charts() -> bool:  # a deferred answer (type 5) brings them in its follow-up
-            calls = [
-                c
-                for c in fake.since(0, "POST")
-                if progress_ix["id"] in c.path or progress_ix["token"] in c.path
-            ]
-            return any(name.endswith(".png") for c in calls for name in c.filenames)
-
-        fake.wait_for(charts)
-        assert progress["type"] in (4, 5)
+        # the charts come with the answer, or in the follow-up when the answer was deferred
+        charted = fake.wait_call(
+            "POST",
+            progress_ix["token"] if progress["type"] == 5 else progress_ix["id"],
+            where=lambda c: any(name.endswith(".png") for name in c.filenames),
+        )
+        assert charted.filenames, progress
     finally:
         running.close()
 

@@ -13,6 +13,7 @@ from bank.db import Database
 from bank.models import DailyPrompt, Interview, InterviewParticipant, Member, Workspace
 from bot.flows import bank_flow, scoring_flow
 from bot.grammar import USAGE, UsageError, parse
+from bot.port import Tone
 from scoring.models import PointsEntry, Vote
 from scoring.rubric import DEFAULT_RUBRIC
 from tests.support import Harness
@@ -124,8 +125,14 @@ def test_fuzzed_form_submissions(bank_db: Database, tmp_path: Path) -> None:
     assert names <= {"alice", "bob", "mallory"}
 
 
-def test_unknown_users_mentioned_are_just_members(bank_db: Database, tmp_path: Path) -> None:
+def test_mentions_the_platform_did_not_resolve_are_refused(
+    bank_db: Database, tmp_path: Path
+) -> None:
+    """Typed ids are not people: without the platform's resolved data nobody is created."""
     harness = Harness(bank_db, tmp_path)
+    before = _counts(bank_db)
     reply = harness.command("alice", "mock recsys <@U999|ghost> <@!123456789012345678>")
-    assert reply is not None and "started" in reply.message.text
-    assert _counts(bank_db)["interview_participants"] == 2
+    assert reply is not None and reply.message.tone is Tone.ERROR
+    assert "could not confirm <@U999>" in reply.message.text
+    after = _counts(bank_db)
+    assert after == before  # no mock, no participant: nothing at all was written

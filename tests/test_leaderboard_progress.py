@@ -16,7 +16,7 @@ from matplotlib import image as mpimg
 from sqlalchemy import select
 
 from bank.db import Database
-from bank.models import Channel, DailyPrompt, Family, Member, Question, Workspace
+from bank.models import Channel, DailyPrompt, Family, Interview, Member, Question, Workspace
 from bot import daily
 from bot.community import channel_for, member_for, workspace_for
 from bot.port import Message, Reply, Tone
@@ -24,7 +24,9 @@ from scoring import charts
 from scoring.leaderboard import Standing, period_start, standings
 from scoring.ledger import PointKind, award
 from scoring.progress import MockScore, progress, streak
+from scoring.results import record_result
 from scoring.rubric import DEFAULT_RUBRIC
+from scoring.votes import result_of
 from tests.support import Harness
 from tests.test_votes import ENDED, T0, cast_vote, make_cast, run_mock, weighted
 
@@ -148,8 +150,11 @@ def test_windows_respect_the_workspace_time_zone(db: Database, zone: Zone) -> No
         ("monthbefore", 2),
         ("old", 1),
     ]
-    # the same instants seen from UTC would draw the lines elsewhere: the zone really matters
-    utc_week = [(s.name, s.points) for s in board(db, ws, "week", zone.now, "UTC")]
+    # the same awards in a UTC workspace draw the lines elsewhere: the zone really matters
+    utc_ws, utc_ids = seed_workspace(db, list(entries), workspace="T-utc")
+    for member_id, (points, at) in zip(utc_ids, entries.values(), strict=True):
+        give(db, utc_ws, member_id, points, at)
+    utc_week = [(s.name, s.points) for s in board(db, utc_ws, "week", zone.now, "UTC")]
     assert utc_week != names("week")
 
 
@@ -247,10 +252,17 @@ def test_progress_after_three_scored_mocks(bank_db: Database) -> None:
         )
         cast_vote(bank_db, mock, cast["bob"], start + timedelta(hours=1), scores=bob)
         cast_vote(bank_db, mock, cast["carol"], start + timedelta(hours=2), scores=carol)
+        settle(bank_db, mock, start + timedelta(hours=3))
     # noise that must not count: a vote alice gave on bob's mock, and a mock still running
     bob_start = T0 + timedelta(days=4)
     bobs = run_mock(bank_db, cast, "bob", ("alice",), bob_start, bob_start + timedelta(minutes=30))
     cast_vote(bank_db, bobs, cast["alice"], T0 + timedelta(days=4, hours=1), scores=(1,) * 6)
+    settle(bank_db, bobs, T0 + timedelta(days=4, hours=2))
+    # votes on a result not settled yet do not count either
+    unsettled = run_mock(
+        bank_db, cast, "alice", ("bob",), T0 + timedelta(days=4), T0 + timedelta(days=4, hours=1)
+    )
+    cast_vote(bank_db, unsettled, cast["bob"], T0 + timedelta(days=4, hours=2), scores=(1,) * 6)
     run_mock(bank_db, cast, "alice", ("dave",), started=T0 + timedelta(days=5), ended=None)
 
     with bank_db.unit_of_work() as session:
@@ -258,7 +270,8 @@ def test_progress_after_three_scored_mocks(bank_db: Database) -> None:
         report = progress(session, alice, DEFAULT_RUBRIC, {})
 
     assert report.name == "alice"
-    assert report.mocks_done == 3
+    assert report.mocks_done == 4  # ended, one of them not settled yet
+    assert report.scored == 3
     assert [m.number for m in report.history] == [1, 2, 3]
     assert [m.family for m in report.history] == [slug for _, slug in questions]
     for scored, (bob, carol) in zip(report.history, MOCK_VOTES, strict=True):
@@ -280,6 +293,15 @@ def test_progress_after_three_scored_mocks(bank_db: Database) -> None:
     assert report.weak_families == [questions[0][1]]  # mock 1 had the lowest metrics score
     assert report.streak == 0
     assert report.daily_answers == 0
+
+
+def settle(db: Database, interview_id: int, at: datetime) -> None:
+    """Store the mock's result as delivering it does."""
+    with db.unit_of_work() as session:
+        interview = session.get_one(Interview, interview_id)
+        result = result_of(session, interview, DEFAULT_RUBRIC)
+        assert result is not None
+        record_result(session, interview, result, at)
 
 
 def make_daily_channel(db: Database, workspace_id: int, dates: list[date]) -> tuple[int, int]:
@@ -421,6 +443,8 @@ def results_for(harness: Harness, user: str) -> list[Message]:
 def test_a_mock_scored_through_the_bot(bank_db: Database, tmp_path: Path) -> None:
     h = Harness(bank_db, tmp_path)
     assert "Mock #1 started" in say(h, "alice", "mock @bob @carol").text
+    # the panel takes part (writes in the thread): interviewer points need that
+    h.feed("bob #1: what is the business goal?", "carol #1: and how fresh must it be?")
     for _ in range(3):
         h.advance(minutes=4)  # a real practice: completion points need time spent
         assert "has begun" in say(h, "alice", "next #1").text

@@ -53,6 +53,7 @@ def test_full_mock_lifecycle(bank_db: Database, tmp_path: Path) -> None:
     assert not any(m.title.startswith("Interviewer kit") for m in h.private_to("alice"))
     assert h.command("carol", f"join #{number}") is not None
     assert any(m.title.endswith("· Clarify") for m in h.private_to("carol"))
+    h.feed(f"bob #{number}: what does success look like for the business?")  # bob takes part
 
     # timers: one warning a minute before the 8-minute budget, one time-up, never repeated
     assert h.advance(minutes=6)["reminders"] == 0

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from bank.catalog import get_question
+from bank.catalog import BankError, get_question
 from bank.db import Database
 from bank.models import (
     Booking,
@@ -22,6 +23,7 @@ from bank.models import (
     PairRequest,
     Question,
     Suggestion,
+    Workspace,
 )
 from bot import partner_render as words
 from bot.flows import partner_flow
@@ -293,7 +295,13 @@ def test_suggestion_is_reviewed_approved_and_rewarded(bank_db: Database, tmp_pat
     twice = h.action("admin", words.APPROVE, first)
     assert twice is not None and "already reviewed" in twice.message.text
     with bank_db.unit_of_work() as session:
-        assert get_question(session, "fraud-gift-cards").title == QUESTION["title"]
+        workspace = session.scalars(select(Workspace)).one()
+        assert get_question(session, "fraud-gift-cards", workspace.id).title == QUESTION["title"]
+        elsewhere = Workspace(platform="console", external_id="elsewhere", admin_ids=[])
+        session.add(elsewhere)
+        session.flush()
+        with pytest.raises(BankError):  # only in this workspace's bank
+            get_question(session, "fraud-gift-cards", elsewhere.id)
         entries = session.execute(
             select(Member.display_name, PointsEntry.kind, PointsEntry.points).join(
                 Member, Member.id == PointsEntry.member_id

@@ -74,7 +74,7 @@ def _lock_holders(db: Database) -> list[str]:
     """The application names (mlsd-dojo:<os pid>) of the connections holding the lock."""
     query = text(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted"
+        " WHERE l.locktype = 'advisory' AND l.classid = :k AND l.objsubid = 2 AND l.granted"
     )
     with db.engine.connect() as connection:
         return list(connection.execute(query, {"k": LOCK_KEY}).scalars())

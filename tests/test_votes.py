@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bank.db import Database
 from bank.models import Interview, Member, Question, Workspace
+from bank.scope import Scope
 from bot import mocks
 from bot.community import channel_for, member_for, workspace_for
 from bot.phases import PHASES
@@ -36,6 +37,7 @@ ENDED = T0 + timedelta(minutes=45)
 SCORES = (3, 3, 4, 3, 2, 3)
 NAMES = ("alice", "bob", "carol", "dave")
 FORTY_EIGHT_HOURS = timedelta(hours=48)
+EVERY = Scope("slack")  # the due-scan of a process that serves every Slack workspace
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,10 @@ def run_mock(
     ended: datetime | None = ENDED,
     complete: bool = False,
     question_id: int | None = None,
+    took_part: tuple[str, ...] | None = None,
 ) -> int:
-    """Start a mock (and end it at `ended`: through every phase if `complete`); its id."""
+    """Start a mock (and end it at `ended`: through every phase if `complete`); its id.
+    `took_part`: the interviewers who take part (default: the whole panel)."""
     with db.unit_of_work() as session:
         interview = mocks.start_mock(
             session,
@@ -91,6 +95,8 @@ def run_mock(
             "standard",
             started,
         )
+        for name in panel if took_part is None else took_part:
+            mocks.took_part(session, interview, session.get_one(Member, cast[name]), started)
         if ended is not None:
             if complete:
                 step = (ended - started) / len(PHASES)
@@ -295,8 +301,8 @@ def test_result_is_claimed_once_and_the_bonus_awarded_once(bank_db: Database) ->
     mock = run_mock(bank_db, cast, "alice", ("bob",))
     cast_vote(bank_db, mock, cast["bob"], ENDED, scores=(4, 4, 4, 4, 2, 2))
     with bank_db.unit_of_work() as session:
-        assert results_due(session, ENDED + FORTY_EIGHT_HOURS - timedelta(seconds=1)) == []
-        assert results_due(session, ENDED + FORTY_EIGHT_HOURS) == [mock]
+        assert results_due(session, ENDED + FORTY_EIGHT_HOURS - timedelta(seconds=1), EVERY) == []
+        assert results_due(session, ENDED + FORTY_EIGHT_HOURS, EVERY) == [mock]
     claims = []
     for _ in range(2):
         with bank_db.unit_of_work() as session:
@@ -311,7 +317,7 @@ def test_result_is_claimed_once_and_the_bonus_awarded_once(bank_db: Database) ->
             score_bonus(session, interview, result, ENDED + FORTY_EIGHT_HOURS)
     assert claims == [True, False]
     with bank_db.unit_of_work() as session:
-        assert results_due(session, ENDED + FORTY_EIGHT_HOURS * 2) == []
+        assert results_due(session, ENDED + FORTY_EIGHT_HOURS * 2, EVERY) == []
     bonus = ledger(bank_db, PointKind.SCORE_BONUS)
     # overall 3.6 → 10 points per full point above 2 → 16
     assert [(b.member_id, b.points) for b in bonus] == [(cast["alice"], 16)]
@@ -365,8 +371,9 @@ def test_an_award_is_recorded_once(db: Database) -> None:
 
 
 def test_a_completed_mock_awards_candidate_and_panel_once(bank_db: Database) -> None:
-    cast = make_cast(bank_db)
+    cast = make_cast(bank_db, names=(*NAMES, "erin"))
     completed = run_mock(bank_db, cast, "alice", ("bob", "carol"), complete=True)
+    silent = run_mock(bank_db, cast, "erin", ("bob", "carol"), complete=True, took_part=("carol",))
     cut_short = run_mock(
         bank_db, cast, "dave", ("bob",), started=ENDED, ended=ENDED + timedelta(minutes=5)
     )
@@ -377,6 +384,9 @@ def test_a_completed_mock_awards_candidate_and_panel_once(bank_db: Database) -> 
         (cast["alice"], "mock-candidate", ref): 1,
         (cast["bob"], "mock-interviewer", ref): 1,
         (cast["carol"], "mock-interviewer", ref): 1,
+        # named but silent: bob never joined, pressed a control or wrote in the thread
+        (cast["erin"], "mock-candidate", f"interview:{silent}"): 1,
+        (cast["carol"], "mock-interviewer", f"interview:{silent}"): 1,
     }
     assert all(r.reference != f"interview:{cut_short}" for r in rows)
 

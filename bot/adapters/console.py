@@ -34,7 +34,18 @@ from rich.markup import escape
 from bank.db import Database
 from bot.clock import ManualClock
 from bot.engine import Dojo
-from bot.port import Action, Actor, Button, Command, Form, Message, Place, Reply, Tone
+from bot.port import (
+    Action,
+    Actor,
+    Button,
+    Command,
+    Form,
+    Message,
+    Place,
+    Reply,
+    ResolvedUser,
+    Tone,
+)
 from bot.scheduler import Ticker
 
 WORKSPACE = "console"
@@ -153,6 +164,16 @@ class ConsolePort:
         return path
 
 
+_CONSOLE_MENTION = re.compile(r"(?<!\S)@([\w.\-]+)")
+
+
+def console_mentions(text: str) -> tuple[str, tuple[ResolvedUser, ...]]:
+    """The console is its own platform: its users are the names typed in the script, so it
+    resolves `@bob` itself, as Slack and Discord resolve their mentions."""
+    names = list(dict.fromkeys(_CONSOLE_MENTION.findall(text)))
+    return _CONSOLE_MENTION.sub(r"<@\1>", text), tuple(ResolvedUser(n, n) for n in names)
+
+
 class ConsoleChannel:
     """Turns script lines into the core's events and prints the conversation."""
 
@@ -212,7 +233,8 @@ class ConsoleChannel:
         if button:
             self._press(actor, button.group("label"), event_id)
         elif text.startswith("/mlsd"):
-            command = Command.from_text(text.removeprefix("/mlsd"), actor, place, event_id)
+            typed, mentions = console_mentions(text.removeprefix("/mlsd"))
+            command = Command.from_text(typed, actor, place, event_id, mentions)
             self._reply(actor, self.dojo.handle_command(command), place)
         elif place.thread_id is not None:
             self.dojo.handle_message(actor, place, event_id)
@@ -290,6 +312,7 @@ def run_console(
     out_dir: Path = Path("dojo-output"),
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    max_interviewers: int = 4,
 ) -> None:
     """Run the console channel until end of input (Ctrl-D) or Ctrl-C.
 
@@ -302,7 +325,7 @@ def run_console(
     rate = speed if speed is not None else (1.0 if interactive else 0.0)
     clock = ManualClock(start=start, speed=rate)
     port = ConsolePort(console, out_dir)
-    dojo = Dojo(db, port, clock, platform="console")
+    dojo = Dojo(db, port, clock, platform="console", max_interviewers=max_interviewers)
     channel = ConsoleChannel(dojo, port, clock, admins, echo=not interactive)
     ticker = None
     if interactive:

@@ -20,7 +20,6 @@ import discord
 import yarl
 from discord import app_commands
 
-from bank.models import Family, Question
 from bot.adapters.discord_partners import add_partner_commands
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
@@ -34,7 +33,18 @@ from bot.adapters.discord_render import (
 )
 from bot.engine import Dojo
 from bot.grammar import DEFAULT_EXTEND_MINUTES, MAX_EXTEND_MINUTES, PERIODS, SIGNALS, USAGE
-from bot.port import Action, Actor, Button, Command, Form, Message, Place, Reply, Style
+from bot.port import (
+    Action,
+    Actor,
+    Button,
+    Command,
+    Form,
+    Message,
+    Place,
+    Reply,
+    ResolvedUser,
+    Style,
+)
 
 log = logging.getLogger("dojo.discord")
 PLATFORM = "discord"
@@ -52,6 +62,10 @@ PERMISSIONS = discord.Permissions(
 )
 T = TypeVar("T")
 NO_MENTIONS = discord.AllowedMentions.none()
+NO_SERVER = (
+    "/mlsd works inside a server: a direct message belongs to no server's practice, "
+    "so nothing is read or changed from here."
+)
 
 
 def point_at(api_url: str | None, gateway_url: str | None) -> None:
@@ -73,6 +87,49 @@ async def discover_gateway(api_url: str, token: str) -> str:
     ):
         data = await response.json(content_type=None)
     return str(data["url"])
+
+
+class RoleError(ValueError):
+    """A role named for `dojo admins set` that is unknown or ambiguous; the text says which."""
+
+
+def admin_role_ids(entries: Sequence[str], roles: Sequence[tuple[str, str]]) -> list[str]:
+    """The role ids `dojo admins set` stores: an entry is a role id of the server, or a role
+    name that exactly one of its roles has (case-insensitive). `roles` is (id, name) pairs.
+    Raises `RoleError` for an unknown or ambiguous entry."""
+    ids = {role_id for role_id, _ in roles}
+    chosen: set[str] = set()
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        if entry in ids:
+            chosen.add(entry)
+            continue
+        named = [rid for rid, name in roles if name.casefold() == entry.casefold()]
+        if not named:
+            raise RoleError(f"the server has no role {entry!r}")
+        if len(named) > 1:
+            raise RoleError(
+                f"{len(named)} roles are named {entry!r}: give the one you mean by id "
+                f"({', '.join(sorted(named))})"
+            )
+        chosen.add(named[0])
+    return sorted(chosen)
+
+
+async def fetch_roles(api_url: str, token: str, guild_id: str) -> list[tuple[str, str]]:
+    """(id, name) of every role of a server (`GET /guilds/{guild.id}/roles`)."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bot {token}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.get(f"{api_url.rstrip('/')}/guilds/{guild_id}/roles") as response,
+    ):
+        if response.status != 200:
+            raise RoleError(f"Discord refused to list the server's roles (HTTP {response.status})")
+        data = await response.json(content_type=None)
+    return [(str(role["id"]), str(role["name"])) for role in data]
 
 
 def invite_url(client_id: str, voice_rooms: bool = False) -> str:
@@ -186,9 +243,13 @@ class DojoDiscord(discord.AutoShardedClient):
         sharded: bool = False,
         sync_commands: bool = True,
         voice_rooms: bool = False,
+        members_intent: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()  # guild messages without message content
+        # GUILD_MEMBER_REMOVE/ADD come only with the privileged Server Members intent, which must
+        # also be switched on in the Developer Portal (DISCORD_MEMBERS_INTENT)
+        intents.members = members_intent
         super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
@@ -214,26 +275,17 @@ class DojoDiscord(discord.AutoShardedClient):
     # -- the core, off the event loop ----------------------------------------------------------
 
     def actor(self, interaction: discord.Interaction[Any]) -> Actor:
+        assert interaction.guild_id is not None  # DMs are refused before the core is asked
         return self.actor_of(interaction.guild_id, interaction.user)
 
-    def actor_of(self, guild_id: int | None, user: discord.abc.User) -> Actor:
+    def actor_of(self, guild_id: int, user: discord.abc.User) -> Actor:
+        """Admin: Manage Server, or a role whose *id* `dojo admins set` stored (a role name
+        can be copied by anyone who may create roles; an id cannot)."""
         is_admin = isinstance(user, discord.Member) and (
             user.guild_permissions.manage_guild
-            or any(role.name in self.admin_roles(guild_id) for role in user.roles)
+            or bool({str(role.id) for role in user.roles} & self.dojo.admin_ids(str(guild_id)))
         )
-        return Actor(str(guild_id or "dm"), str(user.id), user.display_name, bool(is_admin))
-
-    def admin_roles(self, guild_id: int | None) -> set[str]:
-        """Role names (or ids) a workspace's dojo admin setting lists."""
-        from bank.models import Workspace
-
-        with self.dojo.db.unit_of_work() as session:
-            workspace = (
-                session.query(Workspace)
-                .filter_by(platform=PLATFORM, external_id=str(guild_id))
-                .first()
-            )
-            return set(workspace.admin_ids) if workspace else set()
+        return Actor(str(guild_id), str(user.id), user.display_name, bool(is_admin))
 
     @staticmethod
     def place_of(interaction: discord.Interaction[Any]) -> Place:
@@ -284,15 +336,35 @@ class DojoDiscord(discord.AutoShardedClient):
             else:
                 await interaction.followup.send(ephemeral=reply.private, **kwargs)
 
+    async def refuse_dm(self, interaction: discord.Interaction[Any]) -> bool:
+        """Interactions without a server (DMs) are answered with a refusal, never pooled."""
+        if interaction.guild_id is not None:
+            return False
+        await interaction.response.send_message(NO_SERVER, ephemeral=True)
+        return True
+
     async def on_command(
-        self, interaction: discord.Interaction[Any], name: str, args: Sequence[str | None]
+        self,
+        interaction: discord.Interaction[Any],
+        name: str,
+        args: Sequence[str | None],
+        members: Sequence[discord.abc.User | None] = (),
     ) -> None:
+        """`members`: the user options Discord resolved (the only people a command can name)."""
+        if await self.refuse_dm(interaction):
+            return
         text = " ".join(a for a in args if a)
         place = self.place_of(interaction)
+        mentions = tuple(ResolvedUser(str(m.id), m.display_name) for m in members if m is not None)
 
         def work() -> Reply | None:  # in a worker thread: the admin lookup reads the database
             command = Command(
-                name, text, self.actor(interaction), place, event_id=f"ix:{interaction.id}"
+                name,
+                text,
+                self.actor(interaction),
+                place,
+                event_id=f"ix:{interaction.id}",
+                mentions=mentions,
             )
             return self.dojo.handle_command(command)
 
@@ -301,6 +373,8 @@ class DojoDiscord(discord.AutoShardedClient):
     async def on_button(
         self, interaction: discord.Interaction[Any], action_id: str, value: str
     ) -> None:
+        if await self.refuse_dm(interaction):
+            return
         place = self.place_of(interaction)
         if action_id == "form:next":
             await self.open_next_page(interaction, value, place)
@@ -317,6 +391,8 @@ class DojoDiscord(discord.AutoShardedClient):
     # -- multi-page forms (Discord modals hold five inputs) ------------------------------------
 
     async def on_form_page(self, interaction: discord.Interaction[Any], page: FormPage) -> None:
+        if await self.refuse_dm(interaction):
+            return
         key = (interaction.user.id, f"{page.form.form_id}@{page.form.value}")
         with self._draft_lock:
             _, draft = self.drafts.get(key, (page.form, {}))
@@ -427,10 +503,19 @@ class DojoDiscord(discord.AutoShardedClient):
         """Replies in threads: daily participation, mock activity (authorship, not content)."""
         if message.author.bot or not isinstance(message.channel, discord.Thread):
             return
-        guild = str(message.guild.id) if message.guild else "dm"
-        actor = Actor(guild, str(message.author.id), message.author.display_name)
+        if message.guild is None:
+            return
+        actor = Actor(str(message.guild.id), str(message.author.id), message.author.display_name)
         place = Place(str(message.channel.parent_id), str(message.channel.id))
         await asyncio.to_thread(self.dojo.handle_message, actor, place, f"msg:{message.id}")
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """GUILD_MEMBER_REMOVE (Server Members intent): hidden from leaderboards, history kept."""
+        await asyncio.to_thread(self.dojo.member_left, str(payload.guild_id), str(payload.user.id))
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        """GUILD_MEMBER_ADD: someone who left and came back reappears on leaderboards."""
+        await asyncio.to_thread(self.dojo.member_returned, str(member.guild.id), str(member.id))
 
 
 def _send_kwargs(part: Part) -> dict[str, Any]:
@@ -474,7 +559,8 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     async def topics(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await asyncio.to_thread(_topic_choices, bot.dojo, current)
+        guild = str(interaction.guild_id) if interaction.guild_id else None
+        return await asyncio.to_thread(_topic_choices, bot.dojo, guild, current)
 
     @group.command(name="help", description=_describe("help"))
     async def help_(interaction: discord.Interaction[Any], command: str | None = None) -> None:
@@ -516,6 +602,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
             interaction,
             "mock",
             [topic, "quick" if quick else None, mention(interviewer), mention(interviewer2)],
+            [interviewer, interviewer2],
         )
 
     def control(verb: str) -> None:
@@ -560,7 +647,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     async def progress(
         interaction: discord.Interaction[Any], member: discord.Member | None = None
     ) -> None:
-        await bot.on_command(interaction, "progress", [mention(member)])
+        await bot.on_command(interaction, "progress", [mention(member)], [member])
 
     @group.command(name="bank", description=_describe("bank"))
     @app_commands.choices(
@@ -581,17 +668,13 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     return group
 
 
-def _topic_choices(dojo: Dojo, current: str) -> list[app_commands.Choice[str]]:
-    """Families and question slugs that start with (or contain) what was typed, at most 25."""
+def _topic_choices(
+    dojo: Dojo, guild_id: str | None, current: str
+) -> list[app_commands.Choice[str]]:
+    """Families and question slugs of the server's bank that start with (or contain) what was
+    typed, at most 25."""
     wanted = current.strip().lower()
-    with dojo.db.unit_of_work() as session:
-        names = [f for (f,) in session.query(Family.slug).order_by(Family.slug)]
-        names += [
-            s
-            for (s,) in session.query(Question.slug)
-            .filter(Question.status == "active")
-            .order_by(Question.slug)
-        ]
+    names = dojo.topics(guild_id)
     matches = [n for n in names if n.startswith(wanted)] + [
         n for n in names if wanted and wanted in n and not n.startswith(wanted)
     ]
@@ -605,6 +688,7 @@ def run_discord(
     gateway_url: str | None,
     sharded: bool,
     voice_rooms: bool = False,
+    members_intent: bool = False,
 ) -> None:
     """Connect and serve until interrupted; the scheduler runs beside the gateway connection."""
     from bot.scheduler import Ticker
@@ -612,7 +696,9 @@ def run_discord(
     if api_url and not gateway_url:
         gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
-    bot = DojoDiscord(dojo_factory, sharded=sharded, voice_rooms=voice_rooms)
+    bot = DojoDiscord(
+        dojo_factory, sharded=sharded, voice_rooms=voice_rooms, members_intent=members_intent
+    )
     ticker = Ticker(bot.dojo)
     ticker.start()
     try:

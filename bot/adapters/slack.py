@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +31,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, submitted_fields
 from bot.engine import Dojo
-from bot.port import Action, Actor, Command, Message, Place, Reply
+from bot.port import Action, Actor, Command, Message, Place, Reply, ResolvedUser
 
 log = logging.getLogger("dojo.slack")
 PLATFORM = "slack"
@@ -114,37 +115,73 @@ class SlackPort:
             )
 
 
-class AdminCache:
-    """`users.info` answers (admin flag, display name), kept a few minutes per user."""
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """What `users.info` says about a user, as far as the bot cares."""
+
+    name: str
+    admin: bool  # a workspace admin or owner (`is_admin` / `is_owner`) of `teams`
+    teams: frozenset[str]  # their own team, plus every team of their Grid org account
+    enterprise_id: str | None
+    deleted: bool
+
+    def admin_of(self, team_id: str, enterprise_id: str | None) -> bool:
+        """Admin flags count only in a team the user belongs to, or in their own Grid org."""
+        member = team_id in self.teams or (
+            enterprise_id is not None and enterprise_id == self.enterprise_id
+        )
+        return self.admin and member
+
+
+class UserCache:
+    """`users.info` answers, kept a few minutes per (team, user): a user id seen in one team's
+    request is never answered from another team's lookup."""
 
     def __init__(self, client: WebClient, ttl: float = ADMIN_CACHE_SECONDS) -> None:
         self.client = client
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, bool, str]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, SlackUser]] = {}
         self._lock = threading.Lock()
 
-    def lookup(self, user_id: str, fallback_name: str | None) -> tuple[bool, str]:
+    def lookup(self, team_id: str, user_id: str) -> SlackUser | None:
+        """None when Slack does not know the user (`user_not_found`) or refuses to say."""
+        key = (team_id, user_id)
         with self._lock:
-            hit = self._cache.get(user_id)
+            hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
-            return hit[1], hit[2]
+            return hit[1]
         try:
             user = self.client.users_info(user=user_id)["user"]
         except SlackApiError as exc:
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-            return False, fallback_name or user_id
+            return None
         profile = user.get("profile", {})
-        name = (
-            profile.get("display_name")
-            or profile.get("real_name")
-            or user.get("name")
-            or fallback_name
-            or user_id
+        grid = user.get("enterprise_user") or {}
+        found = SlackUser(
+            name=str(
+                profile.get("display_name")
+                or profile.get("real_name")
+                or user.get("real_name")
+                or user.get("name")
+                or user_id
+            ),
+            admin=bool(user.get("is_admin") or user.get("is_owner")),
+            teams=frozenset(
+                t for t in (user.get("team_id"), *grid.get("teams", ())) if isinstance(t, str)
+            ),
+            enterprise_id=grid.get("enterprise_id"),
+            deleted=bool(user.get("deleted")),
         )
-        admin = bool(user.get("is_admin") or user.get("is_owner"))
         with self._lock:
-            self._cache[user_id] = (time.monotonic(), admin, str(name))
-        return admin, str(name)
+            self._cache[key] = (time.monotonic(), found)
+        return found
+
+    def forget(self, team_id: str, user_id: str) -> None:
+        with self._lock:
+            self._cache.pop((team_id, user_id), None)
 
 
 class SlackBot:
@@ -155,7 +192,7 @@ class SlackBot:
     ) -> None:
         self.dojo = dojo
         self.client = client
-        self.admins = AdminCache(client)
+        self.users = UserCache(client)
         self.app = App(
             client=client,
             signing_secret=signing_secret,
@@ -166,10 +203,27 @@ class SlackBot:
         self.app.action(re.compile(".+"))(self._on_action)  # every button, by action id
         self.app.view(re.compile(".+"))(self._on_view)  # every form, by callback id
         self.app.event("message")(self._on_message)
+        self.app.event("user_change")(self._on_user_change)
+        self.app.event("team_join")(self._on_team_join)
 
-    def actor(self, team_id: str, user_id: str, name: str | None) -> Actor:
-        is_admin, display = self.admins.lookup(user_id, name)
-        return Actor(team_id, user_id, display, is_admin)
+    def actor(
+        self, team_id: str, user_id: str, name: str | None, enterprise_id: str | None = None
+    ) -> Actor:
+        """The actor of a request from `team_id`; admin only within that team (or its org)."""
+        user = self.users.lookup(team_id, user_id)
+        if user is None:
+            return Actor(team_id, user_id, name or user_id, False)
+        return Actor(team_id, user_id, user.name, user.admin_of(team_id, enterprise_id))
+
+    def mentions(self, team_id: str, text: str) -> tuple[ResolvedUser, ...]:
+        """The users a command's text mentions, as Slack knows them (the `|label` is ignored);
+        unknown or deactivated users are left out, so the core refuses them."""
+        resolved = []
+        for user_id in dict.fromkeys(_USER_MENTION.findall(text)):
+            user = self.users.lookup(team_id, user_id)
+            if user is not None and not user.deleted:
+                resolved.append(ResolvedUser(user_id, user.name))
+        return tuple(resolved)
 
     # -- listeners (run after the ack, in Bolt's worker threads) -------------------------------
 
@@ -179,10 +233,16 @@ class SlackBot:
             self._command(body)
 
     def _command(self, body: dict[str, Any]) -> None:
-        actor = self.actor(body["team_id"], body["user_id"], body.get("user_name"))
+        team = body["team_id"]
+        actor = self.actor(team, body["user_id"], body.get("user_name"), body.get("enterprise_id"))
         place = Place(body["channel_id"])
+        text = body.get("text", "")
         command = Command.from_text(
-            body.get("text", ""), actor, place, event_id=f"cmd:{body.get('trigger_id')}"
+            text,
+            actor,
+            place,
+            event_id=f"{team}:cmd:{body.get('trigger_id')}",  # duplicates are per team
+            mentions=self.mentions(team, text),
         )
         self._answer(self.dojo.handle_command(command), actor, place, body.get("trigger_id"))
 
@@ -193,7 +253,7 @@ class SlackBot:
 
     def _action(self, body: dict[str, Any]) -> None:
         user = body["user"]
-        actor = self.actor(body["team"]["id"], user["id"], user.get("username"))
+        actor = self.actor(body["team"]["id"], user["id"], user.get("username"), _enterprise(body))
         container = body.get("container", {})
         message = body.get("message", {})
         channel = container.get("channel_id") or body["channel"]["id"]
@@ -205,7 +265,7 @@ class SlackBot:
                 element.get("value", ""),
                 actor,
                 place,
-                event_id=f"act:{element.get('action_ts')}:{user['id']}",
+                event_id=f"{actor.workspace_id}:act:{element.get('action_ts')}:{user['id']}",
             )
             self._answer(self.dojo.handle_action(action), actor, place, body.get("trigger_id"))
 
@@ -218,7 +278,7 @@ class SlackBot:
         view = body["view"]
         meta = json.loads(view.get("private_metadata") or "{}")
         user = body["user"]
-        actor = self.actor(body["team"]["id"], user["id"], user.get("username"))
+        actor = self.actor(body["team"]["id"], user["id"], user.get("username"), _enterprise(body))
         place = Place(meta.get("channel", ""), meta.get("thread"))
         action = Action(
             meta.get("form", view.get("callback_id", "")),
@@ -226,7 +286,7 @@ class SlackBot:
             actor,
             place,
             submitted_fields(view),
-            event_id=f"view:{view['id']}:{view.get('hash', '')}",
+            event_id=f"{actor.workspace_id}:view:{view['id']}:{view.get('hash', '')}",
         )
         self._answer(self.dojo.handle_action(action), actor, place, None)
 
@@ -255,7 +315,28 @@ class SlackBot:
             return
         actor = self.actor(body.get("team_id", ""), event["user"], None)
         place = Place(event["channel"], event["thread_ts"])
-        self.dojo.handle_message(actor, place, event_id=body.get("event_id"))
+        self.dojo.handle_message(
+            actor, place, event_id=f"{actor.workspace_id}:{body.get('event_id')}"
+        )
+
+    def _on_user_change(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """A deactivated user (`deleted: true`) leaves the leaderboards; a re-activated one
+        comes back (Events API `user_change`)."""
+        with self._reported("user_change event"):
+            user = event["user"]
+            team = str(user.get("team_id") or body.get("team_id", ""))
+            self.users.forget(team, user["id"])
+            if user.get("deleted"):
+                self.dojo.member_left(team, user["id"])
+            else:
+                self.dojo.member_returned(team, user["id"])
+
+    def _on_team_join(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        with self._reported("team_join event"):
+            user = event["user"]
+            team = str(user.get("team_id") or body.get("team_id", ""))
+            self.users.forget(team, user["id"])
+            self.dojo.member_returned(team, user["id"])
 
     # -- replies ---------------------------------------------------------------------------------
 
@@ -278,6 +359,11 @@ class SlackBot:
             port.post(Place(place.channel_id, place.thread_id), message)
 
 
+def _enterprise(body: dict[str, Any]) -> str | None:
+    enterprise = body.get("enterprise") or {}
+    return enterprise.get("id") if isinstance(enterprise, dict) else None
+
+
 def build(
     dojo_factory: Callable[[SlackPort], Dojo],
     token: str,
@@ -285,8 +371,12 @@ def build(
     api_url: str,
     token_verification: bool = True,
 ) -> SlackBot:
+    """The bot for one token. A bot token belongs to one team (`auth.test`'s `team_id`): this
+    process does due work (daily prompts, reminders, results) for that team's channels only."""
     client = web_client(token, api_url)
-    return SlackBot(dojo_factory(SlackPort(client)), client, signing_secret, token_verification)
+    dojo = dojo_factory(SlackPort(client))
+    dojo.limit_to(frozenset({str(client.auth_test()["team_id"])}))
+    return SlackBot(dojo, client, signing_secret, token_verification)
 
 
 def http_app(bot: SlackBot) -> web.Application:

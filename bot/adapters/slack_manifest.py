@@ -19,7 +19,13 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
 }
-EVENT_SCOPES = {"message.channels": "channels:history", "message.groups": "groups:history"}
+EVENT_SCOPES = {
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    # deactivations and returns: departed members leave the leaderboards (users:read)
+    "user_change": "users:read",
+    "team_join": "users:read",
+}
 
 
 def bot_scopes() -> list[str]:

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from bank import catalog
 from bank.files import BankFileError, dump_bank_file, parse_bank_text
+from bank.models import Member, Question
 from bank.schema import BankFile, QuestionSpec
 from bank.selection import UnknownTopic, family_infos, match_families
-from bot import render
+from bot import mocks, render
 from bot.flows.context import Context
 from bot.grammar import BankCommand
 from bot.port import Actor, Attachment, Choice, Form, FormInput, Message, Place, Reply, Tone
@@ -85,21 +86,29 @@ def import_form() -> Form:
 
 
 def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Reply:
+    """Every verb reads or changes the workspace's view of the bank (bank/view.py): the shared
+    shipped bank stays read-only from chat; `dojo bank …` on the server changes it."""
     with ctx.seen(actor, place) as (session, seen):
         if request.verb in ADMIN_VERBS and not seen.is_admin:
             return Reply.error(f"only workspace admins can `bank {request.verb}`")
+        here = seen.workspace.id
         if request.verb == "list":
-            return _list(session, request.argument)
+            return _list(session, request.argument, here)
         if request.verb == "show":
-            question = catalog.get_question(session, request.argument or "")
+            question = catalog.get_question(session, request.argument or "", here)
+            if _is_candidate_of(session, seen.member, question):
+                return Reply(_prompt_only(question))
             return Reply(render.guide(question))
         if request.verb == "retire":
-            question = catalog.retire_question(session, request.argument or "")
+            question = catalog.retire_question(session, request.argument or "", here)
             return Reply(
-                Message(f"Retired {question.slug}: it will not be drawn again.", tone=Tone.SUCCESS)
+                Message(
+                    f"Retired {question.slug} in this workspace: it will not be drawn here again.",
+                    tone=Tone.SUCCESS,
+                )
             )
         if request.verb == "stats":
-            stats = catalog.bank_stats(session)
+            stats = catalog.bank_stats(session, here)
             fields = tuple((family, str(n)) for family, n in stats.by_family.items())
             levels = ", ".join(f"{lvl} {n}" for lvl, n in stats.by_level.items())
             drawn = ", ".join(f"{s} ({n})" for s, n in stats.most_drawn[:5]) or "none yet"
@@ -124,7 +133,7 @@ def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Re
         if request.verb == "export":
             files = tuple(
                 Attachment(f"{bank.family}.yaml", dump_bank_file(bank))
-                for bank in catalog.export_banks(session)
+                for bank in catalog.export_banks(session, here)
             )
             return Reply(Message(f"{len(files)} bank files attached.", files=files))
     if request.verb == "add":
@@ -132,15 +141,33 @@ def handle(ctx: Context, request: BankCommand, actor: Actor, place: Place) -> Re
     return Reply(Message("Paste a bank file.", form=import_form()))
 
 
-def _list(session: Session, topic: str | None) -> Reply:
+def _is_candidate_of(session: Session, member: Member, question: Question) -> bool:
+    """True while `member` is the candidate of a running mock on `question`."""
+    running = mocks.running_mock_of(session, member)
+    return running is not None and running.question_id == question.id
+
+
+def _prompt_only(question: Question) -> Message:
+    return Message(
+        f"{question.prompt}\n\n(You are the candidate of a running mock on this question: "
+        "the interviewer's guide stays with your interviewers until it ends.)",
+        title=question.title,
+    )
+
+
+def _list(session: Session, topic: str | None, workspace_id: int) -> Reply:
     families: list[str | None] = [None]
     if topic:
-        infos = family_infos(session)
+        infos = family_infos(session, workspace_id)
         matched = match_families(topic, infos)
         if not matched:
             raise UnknownTopic(topic, [f.slug for f in infos])
         families = list(matched)
-    rows = [row for family in families for row in catalog.list_questions(session, family)]
+    rows = [
+        row
+        for family in families
+        for row in catalog.list_questions(session, family, workspace_id=workspace_id)
+    ]
     lines = [f"`{q.slug}` · {q.level} · {q.title}" for q, _ in rows[:40]]
     more = f"\n… and {len(rows) - 40} more" if len(rows) > 40 else ""
     return Reply(Message("\n".join(lines) + more, title=f"Questions ({len(rows)})"))
@@ -182,14 +209,17 @@ def spec_from_fields(fields: Mapping[str, str]) -> tuple[str, QuestionSpec]:
     return fields.get("family", "").strip().lower(), spec
 
 
-def import_spec(session: Session, family: str, spec: QuestionSpec) -> catalog.ImportReport:
-    """Put one question into the bank under `family`. Raises `FormProblem` for an unknown one."""
-    names = {f.slug: f for f in family_infos(session)}
+def import_spec(
+    session: Session, family: str, spec: QuestionSpec, workspace_id: int
+) -> catalog.ImportReport:
+    """Put one question into the workspace's layer of the bank under `family`. Raises
+    `FormProblem` for a family unknown there."""
+    names = {f.slug: f for f in family_infos(session, workspace_id)}
     if family not in names:
         raise FormProblem(f"unknown family {family!r}; families: {', '.join(sorted(names))}")
     info = names[family]
     bank = BankFile(family=info.slug, name=info.name, aliases=list(info.aliases), questions=[spec])
-    return catalog.import_banks(session, [bank])
+    return catalog.import_banks(session, [bank], workspace_id)
 
 
 def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Place) -> Reply:
@@ -201,7 +231,7 @@ def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Pla
         if not seen.is_admin:
             return Reply.error("only workspace admins can add questions")
         try:
-            report = import_spec(session, family, spec)
+            report = import_spec(session, family, spec, seen.workspace.id)
         except FormProblem as exc:
             return Reply.error(f"not added: {exc}")
     if report.rejected:
@@ -226,5 +256,6 @@ def submit_import(ctx: Context, fields: Mapping[str, str], actor: Actor, place: 
     with ctx.seen(actor, place) as (session, seen):
         if not seen.is_admin:
             return Reply.error("only workspace admins can import questions")
-        report = catalog.import_banks(session, [bank])
-    return Reply(Message(f"Imported: {report.summary()}.", tone=Tone.SUCCESS))
+        report = catalog.import_banks(session, [bank], seen.workspace.id)
+    why = f" Rejected: {'; '.join(report.rejected[:5])}." if report.rejected else ""
+    return Reply(Message(f"Imported: {report.summary()}.{why}", tone=Tone.SUCCESS))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, Interview
+from bank.scope import Scope
 from bot.clock import Clock
 from bot.community import Seen
 from bot.port import Actor, ChatPort, Place
@@ -26,6 +27,12 @@ class Context:
     clock: Clock
     platform: str
     seed: str = "mlsd-dojo"
+    max_interviewers: int = 4
+    # the workspaces whose due work this process does: its platform's, all or some (bank/scope.py)
+    scope: Scope = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scope = Scope(self.platform)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -15,6 +15,7 @@ from bot import closure, daily, pings, render
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
 from bot.port import Actor, Message, Place, Reply, Tone
+from scoring.totals import set_workspace_timezone
 
 ADMIN_ONLY = "only workspace admins can do that"
 
@@ -33,7 +34,8 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
             pings.set_group(session, seen.channel.id, request.ping)
         ping = pings.group_of(session, seen.channel.id)
         if request.timezone and seen.workspace.timezone == "UTC":
-            seen.workspace.timezone = request.timezone  # leaderboard weeks follow the team's day
+            # leaderboard weeks follow the team's day; the totals are re-bucketed in the new zone
+            set_workspace_timezone(session, seen.workspace, request.timezone)
         text = daily.describe_schedule(seen.channel)
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
@@ -95,7 +97,7 @@ def post_due(ctx: Context) -> int:
     """Post every channel's prompt that is due; each claim is its own short transaction."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        channel_ids = daily.due_channel_ids(session, now)
+        channel_ids = daily.due_channel_ids(session, now, ctx.scope)
     posted = 0
     for channel_id in channel_ids:
         with isolated(f"the daily question of channel {channel_id}"):
@@ -124,7 +126,7 @@ def repost_unconfirmed(ctx: Context, grace: timedelta = timedelta()) -> int:
     post in between), once they are older than `grace` (a younger one may still be in flight)."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        pending = daily.unposted_prompts(session, now, claimed_before=now - grace)
+        pending = daily.unposted_prompts(session, now, claimed_before=now - grace, scope=ctx.scope)
     posted = 0
     for claimed in pending:
         with isolated(f"re-posting daily question {claimed.prompt_id}"):

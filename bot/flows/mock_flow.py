@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bank.models import Interview, Question
+from bank.models import Interview, Member, Question
 from bank.selection import mock_question_for_member
 from bot import mocks, render
 from bot.community import member_for
@@ -45,6 +46,7 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
             request.topic,
             f"{ctx.seed}:{seen.member.id}:{seen.workspace.next_mock_number}",
             weak,
+            seen.workspace.id,
         )
         variant = "quick" if request.quick else "standard"
         interview = mocks.start_mock(
@@ -241,7 +243,7 @@ def send_reminders(ctx: Context) -> int:
     now = ctx.now()
     outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
     with ctx.db.unit_of_work() as session:
-        for due in mocks.claim_reminders(session, now):
+        for due in mocks.claim_reminders(session, now, ctx.scope):
             interview = session.get_one(Interview, due.interview_id)
             last = due.phase_index == len(PHASES) - 1
             phase = mocks.current_phase(session, interview)
@@ -263,7 +265,7 @@ def close_idle(ctx: Context) -> int:
     now = ctx.now()
     outgoing: list[tuple[Place, int, Message, tuple[str | None, int]]] = []
     with ctx.db.unit_of_work() as session:
-        for interview in mocks.idle_mocks(session, now):
+        for interview in mocks.idle_mocks(session, now, ctx.scope):
             phase = mocks.current_phase(session, interview)
             superseded = (phase.message_external_id, phase.phase_index)
             mocks.end(session, interview, now, reason="idle")
@@ -281,15 +283,20 @@ def close_idle(ctx: Context) -> int:
     return len(outgoing)
 
 
-def thread_activity(ctx: Context, thread_id: str) -> bool:
-    """A message in a mock's thread keeps it from being closed as idle."""
-    with ctx.db.unit_of_work() as session:
-        interview = session.scalars(
-            select(Interview).where(
-                Interview.thread_external_id == thread_id, Interview.status.in_(mocks.LIVE)
-            )
-        ).first()
-        if interview is None:
-            return False
-        interview.last_activity_at = ctx.now()
-        return True
+def thread_activity(
+    session: Session, channel_id: int, thread_id: str, member: Member, now: datetime
+) -> bool:
+    """A message in a mock's thread (matched within its channel, hence its workspace) keeps it
+    from being closed as idle, and counts as the writer taking part."""
+    interview = session.scalars(
+        select(Interview).where(
+            Interview.channel_id == channel_id,
+            Interview.thread_external_id == thread_id,
+            Interview.status.in_(mocks.LIVE),
+        )
+    ).first()
+    if interview is None:
+        return False
+    interview.last_activity_at = now
+    mocks.took_part(session, interview, member, now)
+    return True

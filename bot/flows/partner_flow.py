@@ -50,11 +50,12 @@ ACTIONS = (
 EXPECTED = (pairing.PairError, bookings.BookingError, suggestions.SuggestionError)
 
 
-def _family(session: Session, topic: str | None) -> str | None:
-    """The bank family a typed topic means (None: any). Raises `UnknownTopic`."""
+def _family(session: Session, topic: str | None, workspace_id: int) -> str | None:
+    """The bank family a typed topic means in the workspace's view of the bank (None: any).
+    Raises `UnknownTopic`."""
     if topic is None:
         return None
-    infos = family_infos(session)
+    infos = family_infos(session, workspace_id)
     matched = match_families(topic, infos)
     if not matched:
         raise UnknownTopic(topic, [f.slug for f in infos])
@@ -89,7 +90,7 @@ def pair(ctx: Context, request: Pair, actor: Actor, place: Place) -> Reply:
             return Reply(
                 Message("You left the pairing queue." if left else "You were not in the queue.")
             )
-        family = _family(session, request.topic)
+        family = _family(session, request.topic, seen.workspace.id)
         timezone = request.timezone or seen.channel.timezone
         window = pairing.window_of(now, request.at, timezone, request.days)
         waiting, match = pairing.join_queue(
@@ -217,7 +218,7 @@ def _live_number(session: Session, found: _Pairing) -> int:
 def book(ctx: Context, request: Book, actor: Actor, place: Place) -> Reply:
     now = ctx.now()
     with ctx.seen(actor, place) as (session, seen):
-        family = _family(session, request.topic)
+        family = _family(session, request.topic, seen.workspace.id)
         timezone = request.timezone or seen.channel.timezone
         starts_at = bookings.resolve_start(now, request.at, timezone, request.day)
         booking = bookings.create(
@@ -377,7 +378,11 @@ def _start_booked(
     candidate = next(m for r, m in people if r.role == "candidate")
     panel = [m for r, m in people if r.role == "interviewer" and r.here_at is not None]
     question = mock_question_for_member(
-        session, candidate.id, booking.family, f"{ctx.seed}:{candidate.id}:{booking.number}"
+        session,
+        candidate.id,
+        booking.family,
+        f"{ctx.seed}:{candidate.id}:{booking.number}",
+        workspace_id=workspace.id,
     )
     interview = mocks.start_mock(
         session,
@@ -453,7 +458,7 @@ def submit_suggestion(ctx: Context, fields: Mapping[str, str], actor: Actor, pla
     except bank_flow.FormProblem as exc:
         return Reply.error(f"not sent: {exc}")
     with ctx.seen(actor, place) as (session, seen):
-        known = [f.slug for f in family_infos(session)]
+        known = [f.slug for f in family_infos(session, seen.workspace.id)]
         if family not in known:
             return Reply.error(f"not sent: unknown family {family!r}; families: {', '.join(known)}")
         suggestions.submit(
@@ -521,7 +526,7 @@ def on_review(
         else:
             try:
                 report = bank_flow.import_spec(
-                    session, suggestion.family, suggestions.spec_of(suggestion)
+                    session, suggestion.family, suggestions.spec_of(suggestion), seen.workspace.id
                 )
             except bank_flow.FormProblem as exc:
                 return Reply.error(f"not approved: {exc}")

@@ -29,6 +29,7 @@ from scoring.aggregate import LEVELS, Result, anchor_score, level_cap, suggested
 from scoring.calibration import CalibratedScores, calibrated_scores, workspace_leniency
 from scoring.leaderboard import PERIOD_NAMES, standings
 from scoring.progress import progress as member_progress
+from scoring.results import record_result
 from scoring.rubric import Rubric, rubric_for
 from scoring.votes import (
     VoteError,
@@ -298,6 +299,7 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
             if offsets is None
             else calibrated_scores(ballots(session, interview.id), offsets, rubric)
         )
+        record_result(session, interview, result, now)
         candidate = session.get_one(Member, interview.candidate_id)
         where = thread_place(session, interview)
         message = result_message(
@@ -324,7 +326,7 @@ def deliver_result(ctx: Context, interview_id: int, *, final: bool = False) -> b
 
 def deliver_due_results(ctx: Context) -> int:
     with ctx.db.unit_of_work() as session:
-        due = results_due(session, ctx.now())
+        due = results_due(session, ctx.now(), ctx.scope)
     delivered = 0
     for interview_id in due:
         with isolated(f"the result of interview {interview_id}"):
@@ -393,6 +395,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
                 None,
                 f"{ctx.seed}:suggest:{member.id}",
                 report.weak_families,
+                seen.workspace.id,
                 weak_concepts,
             )
             practises = [t for t in suggestion.tags if t in weak_concepts][:3]
@@ -417,17 +420,17 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
 
     images: tuple[Image, ...] = ()
     if report.history:
+        # drawn once per (member, latest result): a repeated /mlsd progress reuses the PNGs
+        drawn = tuple((c.id, c.name) for c in rubric.criteria)
+        key = (member.id, report.name, report.scored, report.fingerprint, drawn)
+        radar, trend = charts.cached_charts(key, report.history, rubric, report.name)
         images = (
             Image(
                 f"progress-{member.external_id}-radar.png",
-                charts.radar_chart(report.history, rubric, report.name),
+                radar,
                 "Rubric scores, first and latest mock",
             ),
-            Image(
-                f"progress-{member.external_id}-trend.png",
-                charts.trend_chart(report.history, report.name),
-                "Overall score per mock",
-            ),
+            Image(f"progress-{member.external_id}-trend.png", trend, "Overall score per mock"),
         )
     text = (
         "Scores are the mean of peer votes per mock (1–4)."
