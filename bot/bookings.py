@@ -3,7 +3,7 @@
 A booking reserves its mock number (#N) when it is made, so the mock keeps the number people were
 reminded of. Everything due is a row and each step is claimed with a conditional UPDATE (status or
 a sent-at column), so a restart or a second process neither loses nor repeats a reminder. Due
-scans only see bookings of workspaces on the caller's platform (DESIGN.md §10).
+scans only see bookings of the workspaces the process owns (`bank.scope`, DESIGN.md §10).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bank.calendar import WEEKDAYS, slot_on
 from bank.models import Booking, BookingRsvp, Member, MemberNote, Workspace
+from bank.scope import Scope
 from bank.upsert import affected_rows, insert_ignore
 from bot.mocks import allocate_number
 from bot.phases import PHASES, budget_seconds
@@ -238,7 +239,7 @@ def _claim(
     return affected_rows(session, claim) == 1
 
 
-def claim_due(session: Session, platform: str, now: datetime) -> list[Due]:
+def claim_due(session: Session, scope: Scope, now: datetime) -> list[Due]:
     """Reminders, openings and no-shows due now on `platform`, each claimed exactly once.
 
     The grace for "I'm here" runs from when the thread opened (late, if the platform refused).
@@ -255,9 +256,8 @@ def claim_due(session: Session, platform: str, now: datetime) -> list[Due]:
             Booking.reminded_soon_at,
             Booking.opened_at,
         )
-        .join(Workspace, Workspace.id == Booking.workspace_id)
         .where(
-            Workspace.platform == platform,
+            scope.owns(Booking.workspace_id),
             Booking.status.in_(("booked", "open")),
             Booking.starts_at <= now + HOUR_BEFORE,
         )

@@ -25,8 +25,8 @@ from bank.models import (
     Interview,
     InterviewParticipant,
     Member,
-    Workspace,
 )
+from bank.scope import Scope
 from bank.upsert import insert_ignore
 from bot.daily import schedule_days
 from bot.suggestions import pending_count
@@ -70,12 +70,10 @@ def first_slot(channel: Channel, week_start: date) -> datetime | None:
     return None
 
 
-def claim_due(session: Session, platform: str, now: datetime) -> list[Week]:
+def claim_due(session: Session, scope: Scope, now: datetime) -> list[Week]:
     """This week's digests now due on `platform`; each (channel, week) claimed once."""
     channels = session.scalars(
-        select(Channel)
-        .join(Workspace, Workspace.id == Channel.workspace_id)
-        .where(Channel.daily_enabled.is_(True), Workspace.platform == platform)
+        select(Channel).where(Channel.daily_enabled.is_(True), scope.owns(Channel.workspace_id))
     ).all()
     due: list[Week] = []
     for channel in channels:
@@ -104,16 +102,15 @@ def claim_due(session: Session, platform: str, now: datetime) -> list[Week]:
     return due
 
 
-def unposted(session: Session, platform: str, now: datetime) -> list[Week]:
+def unposted(session: Session, scope: Scope, now: datetime) -> list[Week]:
     """Digests claimed but never confirmed posted (a crash in between), for a re-post."""
     rows = session.execute(
         select(Digest, Channel)
         .join(Channel, Channel.id == Digest.channel_id)
-        .join(Workspace, Workspace.id == Channel.workspace_id)
         .where(
             Digest.posted_at.is_(None),
             Digest.created_at <= now - UNPOSTED_GRACE,
-            Workspace.platform == platform,
+            scope.owns(Channel.workspace_id),
         )
     ).all()
     weeks = []

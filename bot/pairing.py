@@ -25,6 +25,7 @@ from bank.models import (
     PairRequest,
     Workspace,
 )
+from bank.scope import Scope
 from bank.selection import LEVELS
 from bank.upsert import affected_rows
 from bot.mocks import LIVE, running_mock_of
@@ -230,15 +231,14 @@ def leave_queue(session: Session, member: Member, now: datetime) -> bool:
     return True
 
 
-def claim_expired(session: Session, platform: str, now: datetime) -> list[PairRequest]:
+def claim_expired(session: Session, scope: Scope, now: datetime) -> list[PairRequest]:
     """Waiting requests past their time on this platform, each claimed once ("nobody matched")."""
     due = session.scalars(
         select(PairRequest)
-        .join(Workspace, Workspace.id == PairRequest.workspace_id)
         .where(
             PairRequest.status == "waiting",
             PairRequest.expires_at <= now,
-            Workspace.platform == platform,
+            scope.owns(PairRequest.workspace_id),
         )
         .order_by(PairRequest.expires_at)
         .limit(500)

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bank.models import Booking, Channel, Interview, VoiceRoom, Workspace
+from bank.models import Booking, Channel, Interview, VoiceRoom
+from bank.scope import Scope
 from bank.upsert import insert_ignore
 from bot.mocks import LIVE
 
@@ -25,15 +26,14 @@ class Wanted:
     name: str
 
 
-def claim_new(session: Session, platform: str, now: datetime) -> list[Wanted]:
+def claim_new(session: Session, scope: Scope, now: datetime) -> list[Wanted]:
     """Rooms to open now: open or started bookings, and live mocks that were not booked."""
     wanted: list[tuple[str, int, int | None, int | None, str, int]] = []
     for booking in session.scalars(
         select(Booking)
-        .join(Workspace, Workspace.id == Booking.workspace_id)
         .outerjoin(VoiceRoom, VoiceRoom.booking_id == Booking.id)
         .where(
-            Workspace.platform == platform,
+            scope.owns(Booking.workspace_id),
             Booking.status == "open",
             VoiceRoom.id.is_(None),
         )
@@ -51,10 +51,9 @@ def claim_new(session: Session, platform: str, now: datetime) -> list[Wanted]:
     booked = select(Booking.interview_id).where(Booking.interview_id.is_not(None))
     for interview in session.scalars(
         select(Interview)
-        .join(Workspace, Workspace.id == Interview.workspace_id)
         .outerjoin(VoiceRoom, VoiceRoom.interview_id == Interview.id)
         .where(
-            Workspace.platform == platform,
+            scope.owns(Interview.workspace_id),
             Interview.status.in_(LIVE),
             Interview.thread_external_id.is_not(None),
             Interview.id.not_in(booked),
@@ -91,11 +90,10 @@ def claim_new(session: Session, platform: str, now: datetime) -> list[Wanted]:
     return claimed
 
 
-def claim_finished(session: Session, platform: str, now: datetime) -> list[str]:
+def claim_finished(session: Session, scope: Scope, now: datetime) -> list[str]:
     """Rooms whose mock is over (or whose booking will not happen): marked closed, ids returned."""
     rows = session.execute(
         select(VoiceRoom)
-        .join(Workspace, Workspace.id == VoiceRoom.workspace_id)
         .outerjoin(Booking, Booking.id == VoiceRoom.booking_id)
         .outerjoin(
             Interview,
@@ -105,7 +103,7 @@ def claim_finished(session: Session, platform: str, now: datetime) -> list[str]:
             ),
         )
         .where(
-            Workspace.platform == platform,
+            scope.owns(VoiceRoom.workspace_id),
             VoiceRoom.closed_at.is_(None),
             VoiceRoom.room_external_id.is_not(None),
             or_(

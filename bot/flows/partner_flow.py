@@ -586,7 +586,7 @@ def expire_pairs(ctx: Context) -> int:
     now = ctx.now()
     outgoing: list[tuple[str, Place, Message]] = []
     with ctx.db.unit_of_work() as session:
-        for request in pairing.claim_expired(session, ctx.platform, now):
+        for request in pairing.claim_expired(session, ctx.scope, now):
             channel = session.get_one(Channel, request.channel_id)
             member = session.get_one(Member, request.member_id)
             window = (
@@ -607,7 +607,7 @@ def booking_steps(ctx: Context) -> int:
     """Reminders (an hour and ten minutes before), the thread at the time, no-shows."""
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        claimed = bookings.claim_due(session, ctx.platform, now)
+        claimed = bookings.claim_due(session, ctx.scope, now)
         steps = []
         for due in claimed:
             booking = session.get_one(Booking, due.booking_id)
@@ -663,8 +663,8 @@ def booking_steps(ctx: Context) -> int:
 def post_digests(ctx: Context) -> int:
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        weeks = digest.unposted(session, ctx.platform, now)
-        weeks += digest.claim_due(session, ctx.platform, now)
+        weeks = digest.unposted(session, ctx.scope, now)
+        weeks += digest.claim_due(session, ctx.scope, now)
     posted = 0
     for week in weeks:
         with isolated(f"the weekly digest of channel {week.channel_id}"):
@@ -686,8 +686,8 @@ def voice_rooms(ctx: Context) -> int:
         return 0
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        wanted = voice.claim_new(session, ctx.platform, now)
-        finished = voice.claim_finished(session, ctx.platform, now)
+        wanted = voice.claim_new(session, ctx.scope, now)
+        finished = voice.claim_finished(session, ctx.scope, now)
     changed = 0
     for room in wanted:
         try:
