@@ -7,9 +7,8 @@ fails validation or a near-duplicate question leaves the bank exactly as it was.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from pathlib import Path
 
 from sqlalchemy import Select, func, select, union_all
@@ -18,10 +17,9 @@ from sqlalchemy.orm import Session
 from bank.files import BUILTIN_DIR, BankFileError, bank_paths, load_bank_file
 from bank.models import Channel, DailyPrompt, Family, Interview, Question, WorkspaceRetirement
 from bank.schema import BankFile, QuestionSpec, Status
+from bank.similarity import NearDuplicates, guide_text
 from bank.upsert import insert_ignore
 from bank.view import owned_by, readable, retired_here, visible
-
-NEAR_DUPLICATE_RATIO = 0.9
 
 
 class BankError(Exception):
@@ -59,18 +57,8 @@ def question_spec(question: Question) -> QuestionSpec:
     )
 
 
-def _near_duplicate(spec: QuestionSpec, others: Sequence[Question]) -> Question | None:
-    text = f"{spec.title}\n{spec.prompt}".casefold()
-    for other in others:
-        if other.slug == spec.slug:
-            continue
-        matcher = SequenceMatcher(None, text, f"{other.title}\n{other.prompt}".casefold())
-        if (
-            matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
-            and matcher.ratio() >= NEAR_DUPLICATE_RATIO
-        ):
-            return other
-    return None
+def _compared(prompt: str, guide: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    return {"prompt": prompt, "guide": guide_text(guide)}
 
 
 def import_banks(
@@ -90,7 +78,12 @@ def import_banks(
         raise BankError(f"slug used more than once across the files: {', '.join(repeated)}")
     families = {f.slug: f for f in session.scalars(select(Family))}
     existing = {q.slug: q for q in session.scalars(select(Question))}
+    # near-duplicates are judged against what the importing workspace sees, never another's
     seen = {q.id for q in session.scalars(select(Question).where(owned_by(workspace_id)))}
+    index = NearDuplicates()
+    for known in existing.values():
+        if known.id in seen:
+            index.add(known.slug, index.sketches(_compared(known.prompt, known.guide)))
     for bank in banks:
         family = families.get(bank.family)
         if family is None:
@@ -106,13 +99,24 @@ def import_banks(
                 owner = "the shared bank" if taken.workspace_id is None else "another workspace"
                 report.rejected.append(f"{spec.slug}: that slug is already used by {owner}")
                 continue
-            others = [q for q in existing.values() if q.id is None or q.id in seen]
-            twin = _near_duplicate(spec, others)
-            if twin is not None:
-                report.rejected.append(f"{spec.slug}: nearly the same as existing {twin.slug!r}")
-                continue
             values = spec_fields(spec)
             question = existing.get(spec.slug)
+            if (
+                question is not None
+                and question.family_id == family.id
+                and all(getattr(question, k) == v for k, v in values.items())
+            ):
+                report.unchanged.append(spec.slug)  # checked when it was first imported
+                continue
+            compared = index.sketches(_compared(spec.prompt, values["guide"]))  # type: ignore[arg-type]
+            twin = index.match(spec.slug, compared)
+            if twin is not None:
+                report.rejected.append(
+                    f"{spec.slug}: nearly the same as existing {twin.key!r} "
+                    f"({twin.part}, {twin.similarity:.0%} alike)"
+                )
+                continue
+            index.add(spec.slug, compared)
             if question is None:
                 question = Question(
                     slug=spec.slug, family_id=family.id, workspace_id=workspace_id, **values
@@ -120,10 +124,6 @@ def import_banks(
                 session.add(question)
                 existing[spec.slug] = question
                 report.added.append(spec.slug)
-            elif question.family_id == family.id and all(
-                getattr(question, k) == v for k, v in values.items()
-            ):
-                report.unchanged.append(spec.slug)
             else:
                 question.family_id = family.id
                 for key, value in values.items():

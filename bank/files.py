@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -10,10 +13,26 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bank.schema import BankFile
 
 BUILTIN_DIR = Path(str(files("bank") / "data"))
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster when present
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+class BankLimits(BaseSettings):
+    """Bounds on a bank file, so a hostile or broken file fails fast with one line instead of
+    exhausting memory, time or the stack. Settings `DOJO_BANK_MAX_BYTES` and friends."""
+
+    model_config = SettingsConfigDict(env_prefix="DOJO_BANK_", env_file=".env", extra="ignore")
+
+    max_bytes: int = 32 * 1024 * 1024  # about 10,000 questions
+    max_depth: int = 12  # the schema needs 5 levels
+    max_aliases: int = 100  # YAML `*alias` references
+    max_values: int = 2_000_000  # values after expanding aliases (a 10,000-question file: ~0.5M)
 
 
 class BankFileError(Exception):
@@ -58,15 +77,87 @@ def _slug_at(data: Any, loc: Sequence[int | str]) -> str | None:
     return None
 
 
-def parse_bank_text(text: str, path: Path) -> BankFile:
-    name = path.name
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a large tree of acyclic objects is built: collections
+    triggered by the allocations alone more than double the time of composing a big file."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        loader = yaml.SafeLoader(text)  # rejects control characters already
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def check_size(size: int, name: str, limits: BankLimits) -> None:
+    if size > limits.max_bytes:
+        raise BankFileError(
+            Path(name),
+            [
+                f"{name}: {_megabytes(size)} is over the {_megabytes(limits.max_bytes)} limit "
+                "for a bank file (DOJO_BANK_MAX_BYTES)"
+            ],
+        )
+
+
+def check_structure(text: str, name: str, limits: BankLimits) -> None:
+    """Nesting depth, alias count and the size after expanding aliases, from the parser's events
+    (iterative, so a 100,000-level file cannot overflow the stack before it is refused)."""
+    depth = aliases = values = 0
+    anchors: dict[str, int] = {}
+    opened: list[tuple[str | None, int]] = []
+    problem = ""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, _OPEN):
+            depth += 1
+            values += 1
+            opened.append((event.anchor, values))
+            if depth > limits.max_depth:
+                problem = f"nested deeper than {limits.max_depth} levels (DOJO_BANK_MAX_DEPTH)"
+        elif isinstance(event, _CLOSE):
+            depth -= 1
+            anchor, start = opened.pop()
+            if anchor is not None:
+                anchors[anchor] = values - start + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor is not None:
+                anchors[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            values += anchors.get(event.anchor or "", 1)
+            if aliases > limits.max_aliases:
+                problem = f"more than {limits.max_aliases} aliases (DOJO_BANK_MAX_ALIASES)"
+        if values > limits.max_values:
+            problem = (
+                f"expands to more than {limits.max_values:,} values through anchors and aliases "
+                "(DOJO_BANK_MAX_VALUES)"
+            )
+        if problem:
+            line = event.start_mark.line + 1 if event.start_mark is not None else 0
+            raise BankFileError(Path(name), [f"{name}:{line}: {problem}"])
+
+
+def parse_bank_text(text: str, path: Path, limits: BankLimits | None = None) -> BankFile:
+    """A bank file's text, checked against `limits` (from the environment when not given)
+    before it is composed; every fault becomes a `BankFileError` line, never a traceback."""
+    name = path.name
+    limits = limits or BankLimits()
+    try:
+        check_size(len(text.encode("utf-8", "surrogatepass")), name, limits)
+        check_structure(text, name, limits)
+        loader = _Loader(text)  # rejects control characters already
         try:
-            root = loader.get_single_node()
-            if root is None:
-                raise BankFileError(path, [f"{name}: the file is empty"])
-            data = loader.construct_document(root)
+            with gc_paused():
+                root = loader.get_single_node()
+                if root is None:
+                    raise BankFileError(path, [f"{name}: the file is empty"])
+                data = loader.construct_document(root)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -91,12 +182,14 @@ def parse_bank_text(text: str, path: Path) -> BankFile:
         raise BankFileError(path, problems) from None
 
 
-def load_bank_file(path: Path) -> LoadedFile:
+def load_bank_file(path: Path, limits: BankLimits | None = None) -> LoadedFile:
+    limits = limits or BankLimits()
     try:
+        check_size(path.stat().st_size, path.name, limits)  # before reading it into memory
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BankFileError(path, [f"{path.name}: cannot be read: {exc}"]) from None
-    return LoadedFile(path, parse_bank_text(text, path))
+    return LoadedFile(path, parse_bank_text(text, path, limits))
 
 
 def bank_paths(target: Path) -> list[Path]:
@@ -113,11 +206,27 @@ def dump_bank_file(bank: BankFile) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def private_dir(directory: Path) -> Path:
+    """Create `directory` (and missing parents) for the owner only (0700)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file the owner alone can read (0600), whatever the umask: exports, charts and
+    databases hold members' names and scores."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    return path
+
+
 def write_bank_files(banks: Iterable[BankFile], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     written = []
     for bank in banks:
         path = directory / f"{bank.family}.yaml"
-        path.write_text(dump_bank_file(bank), encoding="utf-8")
+        write_private(path, dump_bank_file(bank).encode("utf-8"))
         written.append(path)
     return written

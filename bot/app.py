@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,9 +56,27 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     return db
 
 
+# token shapes redacted even when not configured here (a token pasted into a message, another
+# workspace's token in a library's error text): Slack's xox?-/xapp- tokens, Discord bot tokens
+TOKEN_PATTERNS = re.compile(
+    r"\bxox[abposr]-[0-9A-Za-z-]{6,}|\bxapp-[0-9A-Za-z-]{6,}"
+    r"|\b[MN][A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}"
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every configured secret and every token-shaped string replaced."""
+    for secret in secrets:
+        if len(secret) >= 6:
+            text = text.replace(secret, REDACTED)
+    return TOKEN_PATTERNS.sub(REDACTED, text)
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values in every log line: a library logging a request must
-    not leak a token, whatever its own habits are."""
+    """Replaces secrets in every log record: the message, the formatted traceback (exception
+    text included) and the stack, so a library logging a request, or an exception whose text
+    quotes a token, cannot leak it whatever its own habits are."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -64,10 +84,17 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, ()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            # the formatter uses exc_text as given instead of formatting exc_info itself
+            formatted = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = redact(formatted, self.secrets)
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -42,9 +44,10 @@ from bank.models import Workspace
 from bank.schema import BankFile
 from bank.vocabulary import interviewer_material, rewrite_tags, tag_problems, vocabulary
 from bot import migrate
-from bot.app import configure_logging, open_database
+from bot.app import configure_logging, open_database, redact
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
+from bot.ratelimit import RateLimiter, RateLimitSettings
 from scoring import totals
 from scoring.results import rebuild_results
 from scoring.rubric import Rubric, rubric_for
@@ -87,6 +90,18 @@ def _settings() -> Settings:
         raise fail(str(exc), 2) from None
     configure_logging(settings)
     return settings
+
+
+def _limiter() -> RateLimiter:
+    """The rate limits from `DOJO_RATE_LIMIT_*`; a bad value stops start-up naming the setting."""
+    try:
+        return RateLimiter(RateLimitSettings())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "DOJO_RATE_LIMIT_" + str(first["loc"][0]).upper() if first["loc"] else "rate limit"
+        raise fail(f"configuration error: {name}: {first['msg']}", 2) from None
+    except ValueError as exc:  # an unknown storage scheme
+        raise fail(f"configuration error: DOJO_RATE_LIMIT_STORAGE: {exc}", 2) from None
 
 
 def _database(upgrade: bool = True) -> Database:
@@ -391,6 +406,7 @@ def _run_slack(settings: Settings, port: int) -> None:
     token, secret = settings.slack_bot_token, settings.slack_signing_secret
     if token is None or (secret is None and settings.slack_app_token is None):
         raise fail("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
+    limiter = _limiter()
     db = open_database(settings)
     from bot.adapters.slack import run_slack
     from bot.clock import SystemClock
@@ -399,7 +415,12 @@ def _run_slack(settings: Settings, port: int) -> None:
     app_token = settings.slack_app_token
     run_slack(
         lambda chat: Dojo(
-            db, chat, SystemClock(), "slack", max_interviewers=settings.dojo_max_interviewers
+            db,
+            chat,
+            SystemClock(),
+            "slack",
+            max_interviewers=settings.dojo_max_interviewers,
+            limiter=limiter,
         ),
         token.get_secret_value(),
         secret.get_secret_value() if secret else "",
@@ -417,6 +438,7 @@ def _discord_token(settings: Settings) -> str:
 
 def _run_discord(settings: Settings, sharded: bool) -> None:
     token = _discord_token(settings)
+    limiter = _limiter()
     db = open_database(settings)
     from bot.adapters.discord import run_discord
     from bot.clock import SystemClock
@@ -424,7 +446,12 @@ def _run_discord(settings: Settings, sharded: bool) -> None:
 
     run_discord(
         lambda chat: Dojo(
-            db, chat, SystemClock(), "discord", max_interviewers=settings.dojo_max_interviewers
+            db,
+            chat,
+            SystemClock(),
+            "discord",
+            max_interviewers=settings.dojo_max_interviewers,
+            limiter=limiter,
         ),
         token,
         settings.discord_api_url,
@@ -530,3 +557,17 @@ def main() -> None:
     except BankError as exc:
         err.print(f"error: the question bank cannot be loaded:\n{exc}", markup=False)
         sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # anything else (e.g. Slack refusing the token at start): one line
+        logging.getLogger("dojo").debug("stopped by an error", exc_info=True)  # redacted
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        text = redact(f"{type(exc).__name__}: {first}".rstrip(": "), _env_secrets())
+        err.print(f"error: {text} (DOJO_LOG_LEVEL=DEBUG shows the details)", markup=False)
+        sys.exit(1)
+
+
+def _env_secrets() -> list[str]:
+    """Secret values straight from the environment: the settings may be what failed."""
+    names = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+    return [os.environ[name] for name in names if os.environ.get(name)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -31,6 +31,26 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_members_intent: bool = False
     # how many interviewers one mock may name (mentions beyond it are refused)
     dojo_max_interviewers: int = Field(default=4, ge=1, le=25)
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
+    @classmethod
+    def _well_formed_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A set but empty or mangled secret stops start-up here, naming the setting, instead of
+        starting a bot that every platform request fails against (Slack answers `invalid_auth`,
+        a bad signing secret turns every request into a 401)."""
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if not secret.strip():
+            raise ValueError("is set but empty (remove it or give the value)")
+        if any(char.isspace() for char in secret):
+            raise ValueError("contains whitespace (a line break or space pasted with it?)")
+        prefix = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}.get(info.field_name or "")
+        if prefix and not secret.startswith(prefix):
+            raise ValueError(f"does not start with {prefix!r}: is it another kind of token?")
+        if info.field_name == "discord_token" and secret.lower().startswith("bot"):
+            raise ValueError("give the token alone, without the 'Bot' prefix")
+        return value
 
     @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
     @classmethod

@@ -44,6 +44,7 @@ from bot.grammar import (
 )
 from bot.mocks import MockError
 from bot.port import Action, Actor, ChatPort, Command, Message, Place, Reply
+from bot.ratelimit import Kind, RateLimiter, slow_down
 from scoring.votes import VoteError
 
 log = logging.getLogger("dojo.engine")
@@ -64,6 +65,23 @@ CONTROL_ACTIONS = {
 }
 
 
+# processed-event rows older than this are deleted: platforms stop retrying long before
+# (Slack within minutes, Discord interactions expire after 15 minutes)
+EVENT_RETENTION = timedelta(days=1)
+
+
+def limited_kind(request: object) -> Kind | None:
+    """Which rate limit a request counts against, if any."""
+    match request:
+        case StartMock() | Daily(post_now=True):
+            return Kind.PUBLIC
+        case Progress() | Leaderboard():
+            return Kind.CHART
+        case BankCommand(verb="export"):
+            return Kind.EXPORT
+    return None
+
+
 class Dojo:
     def __init__(
         self,
@@ -73,8 +91,11 @@ class Dojo:
         platform: str,
         seed: str = "mlsd-dojo",
         max_interviewers: int = DEFAULT_MAX_INTERVIEWERS,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """`limiter`: the rate limits to apply (None: none, as in tests and benchmarks)."""
         self.ctx = Context(db, port, clock, platform, seed, max_interviewers)
+        self.limiter = limiter
 
     def limit_to(self, workspaces: frozenset[str]) -> None:
         """Do due work only for these workspaces (e.g. the one Slack team a bot token serves)."""
@@ -158,6 +179,11 @@ class Dojo:
             parse(command.name, command.args), command.mentions, self.ctx.max_interviewers
         )
         actor, place = command.actor, command.place
+        kind = limited_kind(request)
+        if kind is not None and self.limiter is not None:
+            wait = self.limiter.check(kind, actor.workspace_id, actor.user_id, place.channel_id)
+            if wait is not None:
+                return Reply.error(slow_down(kind, wait))
         match request:
             case Help(topic):
                 return Reply(
@@ -222,9 +248,10 @@ class Dojo:
     # -- due work (the scheduler calls this) ---------------------------------------------------
 
     def run_due(self) -> dict[str, int]:
-        """Everything due now: daily prompts, phase reminders, idle mocks, vote results, and the
-        practice-partner work (expired pairing requests, booked mocks, weekly digests)."""
-        return {
+        """Everything due now: daily prompts, phase reminders, idle mocks, vote results, the
+        practice-partner work (expired pairing requests, booked mocks, digests, voice rooms);
+        then old processed-event rows are pruned (housekeeping, not counted)."""
+        done = {
             "reposted": daily_flow.repost_unconfirmed(self.ctx, grace=REPOST_GRACE),
             "daily": daily_flow.post_due(self.ctx),
             "reminders": mock_flow.send_reminders(self.ctx),
@@ -232,6 +259,17 @@ class Dojo:
             "results": scoring_flow.deliver_due_results(self.ctx),
             **partner_flow.run_due(self.ctx),
         }
+        self.prune_events()
+        return done
+
+    def prune_events(self) -> int:
+        """Delete processed-event rows past the retry window, so the table stays bounded."""
+        cutoff = self.ctx.now() - EVENT_RETENTION
+        with self.db.unit_of_work() as session:
+            result = session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def recover(self) -> dict[str, int]:
         """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,

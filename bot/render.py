@@ -14,6 +14,7 @@ from bot.grammar import DEFAULT_EXTEND_MINUTES
 from bot.mocks import PhaseTime
 from bot.phases import PHASES
 from bot.port import Button, Image, Message, Style, Tone
+from bot.text import Markup
 
 NEXT = "mock:next"
 PAUSE = "mock:pause"
@@ -62,7 +63,10 @@ def daily_prompt(question: Question, prompt_id: int, previous: Question | None) 
     fields = [("Family", family_line(question)), ("A strong answer starts by asking", hint)]
     if previous is not None:
         fields.append(
-            ("Previous question", f"{previous.title} — `/mlsd bank show {previous.slug}`")
+            (
+                "Previous question",
+                Markup("{} — `/mlsd bank show {}`").format(previous.title, previous.slug),
+            )
         )
     return Message(
         title=f"Daily question: {question.title}",
@@ -104,7 +108,7 @@ def guide(question: Question) -> Message:
 def mock_root(
     number: int, question: Question, candidate: str, interviewers: Sequence[str], variant: str
 ) -> Message:
-    who = ", ".join(interviewers) if interviewers else "none yet (`/mlsd join` to interview)"
+    who = ", ".join(interviewers) or Markup("none yet (`/mlsd join` to interview)")
     total = sum(p.quick_minutes if variant == "quick" else p.standard_minutes for p in PHASES)
     return Message(
         title=f"Mock #{number} · {question.title}",

@@ -54,11 +54,14 @@ def question_dict(slug: str, title: str | None = None, prompt: str | None = None
         "difficulty": "medium",
         "tags": ["ranking", "testing"],
         "baseline": "A popularity list refreshed every hour.",
-        "guide": {
-            "clarify": ["Which metric matters?", "How much traffic?", "What data exists?"],
-            "architecture": ["Event logging", "Feature store", "Online serving"],
-            "deep_dive": ["Features", "Model choice", "Offline metrics", "Online tests"],
-            "trade_offs": ["Latency vs quality", "Batch vs streaming", "Cost vs freshness"],
+        "guide": {  # each question its own guide: a shared one is a near-duplicate
+            phase: [f"{line} ({slug})" for line in lines]
+            for phase, lines in {
+                "clarify": ["Which metric matters?", "How much traffic?", "What data exists?"],
+                "architecture": ["Event logging", "Feature store", "Online serving"],
+                "deep_dive": ["Features", "Model choice", "Offline metrics", "Online tests"],
+                "trade_offs": ["Latency vs quality", "Batch vs streaming", "Cost vs freshness"],
+            }.items()
         },
         "follow_ups": ["What if traffic doubles?", "What if labels arrive late?"],
         "strong_signals": {criterion: f"Strong {criterion} answer." for criterion in CRITERIA},

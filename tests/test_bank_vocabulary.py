@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from bank.catalog import ensure_builtin_bank
 from bank.consistency import SECONDS_PER_DAY, rate_problems, rates_in
+from bank.db import Database
 from bank.files import BUILTIN_DIR, bank_paths, load_bank_file
 from bank.schema import CRITERIA, QuestionSpec
 from bank.vocabulary import (
@@ -117,3 +119,12 @@ def test_dojo_bank_check_reports_and_fixes_tags(tmp_path: Path) -> None:
     assert "0 problems" in fixed.stdout
     again = dojo("bank", "check", str(target), env=env)
     assert again.returncode == 0
+
+
+def test_shipped_bank_has_no_near_duplicates_across_prompts_and_guides(db: Database) -> None:
+    """The import's near-duplicate check (MinHash over prompts and guides) accepts every shipped
+    question: no two are the same problem under different titles."""
+    with db.unit_of_work() as session:
+        report = ensure_builtin_bank(session)
+    assert report is not None and report.rejected == []
+    assert len(report.added) == len(SHIPPED)

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from bot.port import Choice, Form, FormInput, Message, Style, clip_words
+from bot.text import render
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -29,6 +30,20 @@ Block = dict[str, Any]
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's documented escaping for untrusted text in mrkdwn: `&`, `<`, `>`. With `<` gone, no
+    `<!channel>`, `<!here>`, `<@U…>` or `<url|label>` can be formed (Slack "Formatting text")."""
+    return text.translate(_MRKDWN)
+
+
+def mrkdwn(text: str) -> str:
+    """A core text as mrkdwn: our own markup kept, everything untrusted escaped."""
+    return render(text, escape_mrkdwn)
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:
@@ -64,9 +79,9 @@ def message_blocks(message: Message) -> list[Block]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": pings}})
     if message.title:
         blocks.append({"type": "header", "text": plain(message.title, MAX_HEADER_TEXT)})
-    blocks.extend(_sections(message.text))
+    blocks.extend(_sections(mrkdwn(message.text)))
     for name, value in message.fields:
-        blocks.extend(_sections(f"*{name}*\n{value}"))
+        blocks.extend(_sections(f"*{mrkdwn(name)}*\n{mrkdwn(value)}"))
     buttons = [
         {
             "type": "button",
@@ -99,9 +114,9 @@ def message_blocks(message: Message) -> list[Block]:
 def fallback_text(message: Message) -> str:
     """The notification text Slack shows where blocks cannot be rendered."""
     head = f"{message.title}: " if message.title else ""
-    pings = group_mentions(message)
-    head = f"{pings} {head}" if pings else head
-    return clip(head + message.text, MAX_FALLBACK_TEXT) or "mlsd-dojo"
+    pings = group_mentions(message)  # our own syntax around ids we checked: not escaped
+    text = clip(mrkdwn(head + message.text), MAX_FALLBACK_TEXT - len(pings) - 1)
+    return (f"{pings} {text}" if pings else text) or "mlsd-dojo"
 
 
 def _option_text(choice: Choice) -> str:

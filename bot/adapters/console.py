@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bank.db import Database
+from bank.files import private_dir, write_private
 from bot.clock import ManualClock
 from bot.engine import Dojo
 from bot.port import (
@@ -47,6 +48,7 @@ from bot.port import (
     Tone,
 )
 from bot.scheduler import Ticker
+from bot.text import render
 
 WORKSPACE = "console"
 CHANNEL = "general"
@@ -63,6 +65,28 @@ _STYLE = {
     Tone.ERROR: "red",
     Tone.PHASE: "magenta",
 }
+
+
+_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if char in "\n\t" or not (code < 0x20 or 0x7F <= code < 0xA0 or code in _BIDI):
+        return char
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_terminal(text: str) -> str:
+    """Untrusted text for a terminal: control characters (ANSI escapes, carriage returns, bells)
+    and bidirectional overrides shown as `\\xNN`/`\\uNNNN`, so nobody can redraw the screen or
+    reverse a line; rich markup is escaped separately when printing."""
+    return "".join(map(_visible, text))
+
+
+def terminal(text: str) -> str:
+    """A core text for the console: rich markup escaped, untrusted control characters shown."""
+    return escape(render(text, escape_terminal))
 
 
 @dataclass
@@ -118,22 +142,22 @@ class ConsolePort:
         colour = _STYLE[message.tone]
         head = f"[bold {colour}]{BOT}[/]"
         if to is not None:
-            head += f" → {escape(to)} [dim](only {escape(to)} sees this)[/]"
+            head += f" → {terminal(to)} [dim](only {terminal(to)} sees this)[/]"
         indent = "    ↳ " if thread else ""
         lines = []
         if message.mentions:
             lines.append(" ".join(f"[bold]@{escape(group)}[/]" for group in message.mentions))
         if message.title:
-            lines.append(f"[bold]{escape(message.title)}[/]")
-        lines.extend(escape(line) for line in message.text.splitlines())
+            lines.append(f"[bold]{terminal(message.title)}[/]")
+        lines.extend(terminal(message.text).splitlines())
         for name, value in message.fields:
-            value_lines = value.splitlines() or [""]
-            lines.append(f"[dim]{escape(name)}:[/] {escape(value_lines[0])}")
-            lines.extend(f"  {escape(v)}" for v in value_lines[1:])
+            value_lines = terminal(value).splitlines() or [""]
+            lines.append(f"[dim]{terminal(name)}:[/] {value_lines[0]}")
+            lines.extend(f"  {v}" for v in value_lines[1:])
         if message.form is not None:
             lines.append(
-                f"[dim]form «{escape(message.form.title)}»:[/] "
-                + ", ".join(escape(i.label) for i in message.form.inputs)
+                f"[dim]form «{terminal(message.form.title)}»:[/] "
+                + ", ".join(terminal(i.label) for i in message.form.inputs)
             )
             for item in message.form.inputs:  # the options that explain themselves (anchors)
                 described = [c for c in item.choices if c.description]
@@ -143,7 +167,7 @@ class ConsolePort:
                         f"    {escape(c.label)} {escape(c.description)}" for c in described
                     )
         if message.buttons:
-            lines.append(" ".join(f"[reverse] {escape(b.label)} [/]" for b in message.buttons))
+            lines.append(" ".join(f"[reverse] {terminal(b.label)} [/]" for b in message.buttons))
         for image in message.images:
             path = self._save(image.filename, image.png)
             lines.append(f"[dim]image saved:[/] {escape(str(path))} ({escape(image.alt)})")
@@ -158,10 +182,8 @@ class ConsolePort:
         self.console.file.flush()  # a transcript must survive a crash of this process
 
     def _save(self, filename: str, data: bytes) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / filename
-        path.write_bytes(data)
-        return path
+        private_dir(self.out_dir)
+        return write_private(self.out_dir / Path(filename).name, data)
 
 
 _CONSOLE_MENTION = re.compile(r"(?<!\S)@([\w.\-]+)")

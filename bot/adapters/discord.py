@@ -23,6 +23,7 @@ from discord import app_commands
 from bot.adapters.discord_partners import add_partner_commands
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
+    NO_PINGS,
     Part,
     clip,
     custom_id,
@@ -61,7 +62,6 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 T = TypeVar("T")
-NO_MENTIONS = discord.AllowedMentions.none()
 NO_SERVER = (
     "/mlsd works inside a server: a direct message belongs to no server's practice, "
     "so nothing is read or changed from here."
@@ -250,6 +250,7 @@ class DojoDiscord(discord.AutoShardedClient):
         # GUILD_MEMBER_REMOVE/ADD come only with the privileged Server Members intent, which must
         # also be switched on in the Developer Portal (DISCORD_MEMBERS_INTENT)
         intents.members = members_intent
+        options.setdefault("allowed_mentions", NO_PINGS)  # a feature that pings must ask for it
         super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
@@ -473,7 +474,9 @@ class DojoDiscord(discord.AutoShardedClient):
         assert isinstance(channel, discord.abc.Messageable)
         part = message_parts(message)[-1]
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
-        await partial.edit(embeds=part.embeds, view=view_for(part.buttons))
+        await partial.edit(
+            embeds=part.embeds, view=view_for(part.buttons), allowed_mentions=NO_PINGS
+        )
 
     async def open_voice_room(self, channel_id: int, name: str) -> str:
         """A voice channel in the text channel's category (Manage Channels)."""
@@ -521,7 +524,7 @@ class DojoDiscord(discord.AutoShardedClient):
 def _send_kwargs(part: Part) -> dict[str, Any]:
     """Embeds never ping; a message that names groups mentions exactly those roles (and no user,
     @everyone or other role), everything else mentions nobody."""
-    kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_PINGS}
     roles = [discord.Object(int(group)) for group in part.mentions if group.isdigit()]
     if roles:
         kwargs["content"] = " ".join(f"<@&{role.id}>" for role in roles)

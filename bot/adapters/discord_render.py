@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.port import Button, Form, FormInput, Message, Style, Tone, clip_words
+from bot.text import render
 
 MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
@@ -46,6 +47,35 @@ STYLES = {
     Style.PRIMARY: discord.ButtonStyle.primary,
     Style.DANGER: discord.ButtonStyle.danger,
 }
+
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def _escape_openers(escaped: str) -> str:
+    """`<` and `[` escaped wherever discord.py left them bare (it escapes `[` only in a whole
+    masked link); pairs it already escaped are copied as they are."""
+    out: list[str] = []
+    chars = iter(escaped)
+    for char in chars:
+        if char == "\\":
+            out += [char, next(chars, "")]
+        else:
+            out.append("\\" + char if char in "<[" else char)
+    return "".join(out)
+
+
+def escape_markdown(text: str) -> str:
+    """Untrusted text for Discord markdown: formatting and masked links escaped, `<` escaped so no
+    `<@id>`, `<@&role>` or `<#channel>` forms, and `@everyone`/`@here` broken by discord.py's own
+    helpers. Sends also carry `AllowedMentions.none()`, so even a missed mention cannot ping."""
+    escaped = _escape_openers(discord.utils.escape_markdown(text))
+    return discord.utils.escape_mentions(escaped)
+
+
+def markdown(text: str) -> str:
+    """A core text as Discord markdown: our own markup kept, everything untrusted escaped."""
+    return render(text, escape_markdown)
 
 
 def clip(text: str, limit: int) -> str:
@@ -90,13 +120,14 @@ def _embeds(message: Message) -> list[discord.Embed]:
     colour = COLOURS[message.tone]
     embeds = [
         discord.Embed(description=chunk or None, colour=colour)
-        for chunk in _chunks(message.text, MAX_DESCRIPTION)
+        for chunk in _chunks(markdown(message.text), MAX_DESCRIPTION)
     ]
     if message.title:
-        embeds[0].title = clip(message.title, MAX_TITLE)
+        embeds[0].title = clip(markdown(message.title), MAX_TITLE)
     current = embeds[-1]
-    for name, value in message.fields:
-        for index, chunk in enumerate(_chunks(value, MAX_FIELD_VALUE)):
+    for raw_name, value in message.fields:
+        name = markdown(raw_name)
+        for index, chunk in enumerate(_chunks(markdown(value), MAX_FIELD_VALUE)):
             if len(current.fields) >= MAX_FIELDS or len(current) + len(chunk) + 64 > 3000:
                 current = discord.Embed(colour=colour)
                 embeds.append(current)

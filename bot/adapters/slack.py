@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, submitted_fields
 from bot.engine import Dojo
@@ -192,6 +193,7 @@ class SlackBot:
     ) -> None:
         self.dojo = dojo
         self.client = client
+        self.verifier = SignatureVerifier(signing_secret)
         self.users = UserCache(client)
         self.app = App(
             client=client,
@@ -379,16 +381,66 @@ def build(
     return SlackBot(dojo, client, signing_secret, token_verification)
 
 
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "event": (dict,),
+    "view": (dict,),
+    "actions": (list,),
+    "user": (dict, str),
+    "team": (dict, str),
+    "channel": (dict, str),
+    "container": (dict,),
+    "enterprise": (dict, str, type(None)),
+}
+
+
+def plausible_shape(body: Any) -> bool:
+    """The fields Bolt routes on have the types Slack's payloads give them, so a signed but odd
+    body is refused with 400 instead of failing inside Bolt with a 500."""
+    if not isinstance(body, dict):
+        return False
+    for key, types in _SHAPES.items():
+        if key in body and not isinstance(body[key], types):
+            return False
+    event = body.get("event")
+    if isinstance(event, dict) and not isinstance(event.get("type", ""), str):
+        return False
+    actions = body.get("actions", [])
+    return all(isinstance(action, dict) for action in actions)
+
+
+def signed_by_slack(verifier: SignatureVerifier, raw: bytes, headers: Any) -> bool:
+    """Slack's request signature (HMAC-SHA256 over `v0:timestamp:body`, five-minute window),
+    checked on the raw bytes before anything parses them; a garbled header is just unsigned."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not timestamp.isdigit() or not signature:
+        return False
+    try:
+        return bool(verifier.is_valid(raw, timestamp, signature))
+    except (ValueError, TypeError):
+        return False
+
+
 def http_app(bot: SlackBot) -> web.Application:
     """`POST /slack/events` for everything Slack sends, `GET /healthz` for load balancers."""
 
     async def events(request: web.Request) -> web.Response:
-        bolt_request = BoltRequest(
-            body=await request.text(),
-            query=request.query_string,
-            headers={k: v for k, v in request.headers.items()},
-        )
-        response = await asyncio.to_thread(bot.app.dispatch, bolt_request)
+        raw = await request.read()  # aiohttp refuses bodies over 1 MiB with 413 by itself
+        if not signed_by_slack(bot.verifier, raw, request.headers):
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = BoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers={k: v for k, v in request.headers.items()},
+            )
+            if not plausible_shape(bolt_request.body):
+                raise ValueError("the body does not have the shape Slack sends")
+            response = await asyncio.to_thread(bot.app.dispatch, bolt_request)
+        except Exception as exc:  # a signed body Bolt cannot read: refused, one log line
+            log.warning("malformed Slack request refused (%s: %s)", type(exc).__name__, exc)
+            return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:

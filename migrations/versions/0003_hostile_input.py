@@ -15,6 +15,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# No schema change was needed: rate-limit counters live in the `limits` storage (memory or a
+# shared store, never this database), and pruning processed events uses the existing index on
+# processed_events.processed_at. The revision stays in the chain so the numbering holds.
+
+
 def upgrade() -> None:
     pass
 
