@@ -245,6 +245,175 @@ class ProcessedEvent(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+# -- practice partners (issue 16): pairing queue, booked mocks, suggestions, digests, pings ------
+
+
+class PairRequest(Base):
+    """One member waiting for a partner; `window_start` None means "now". One wait per member."""
+
+    __tablename__ = "pair_requests"
+    __table_args__ = (
+        CheckConstraint("status in ('waiting', 'matched', 'left', 'expired')", name="status"),
+        Index("ix_pair_requests_workspace_status", "workspace_id", "status"),
+        Index("ix_pair_requests_due", "status", "expires_at"),
+        Index(
+            "ix_pair_requests_one_waiting",
+            "member_id",
+            unique=True,
+            postgresql_where=text("status = 'waiting'"),
+            sqlite_where=text("status = 'waiting'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    family: Mapped[str | None] = mapped_column(String(80))  # None: any topic
+    level: Mapped[str | None] = mapped_column(String(2))  # None: any level
+    window_start: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    role: Mapped[str | None] = mapped_column(String(20))  # candidate / interviewer once matched
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Booking(Base):
+    """A mock booked for a time; it keeps its mock number (#N) when it starts as an interview."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        CheckConstraint(
+            "status in ('booked', 'open', 'started', 'cancelled', 'no-show')", name="status"
+        ),
+        Index("ix_bookings_status_starts", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str | None] = mapped_column(String(80))
+    starts_at: Mapped[datetime] = mapped_column()
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[str] = mapped_column(String(10), default="booked")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    message_external_id: Mapped[str | None] = mapped_column(String(64))
+    thread_external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reminded_hour_at: Mapped[datetime | None] = mapped_column()
+    reminded_soon_at: Mapped[datetime | None] = mapped_column()
+    opened_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interviews.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BookingRsvp(Base):
+    """Who signed up for a booking and as what; `here_at` once they pressed "I'm here"."""
+
+    __tablename__ = "booking_rsvps"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "member_id"),
+        CheckConstraint("role in ('candidate', 'interviewer', 'watcher')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    here_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberNote(Base):
+    """A line in a member's history that is not points, e.g. a no-show; once per reference."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (UniqueConstraint("kind", "reference", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    reference: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suggestion(Base):
+    """A question a member proposed; admins approve it into the bank or reject it with a reason."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        CheckConstraint("status in ('pending', 'approved', 'rejected')", name="status"),
+        Index("ix_suggestions_workspace_status", "workspace_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(String(80))
+    slug: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[JsonDict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(300))
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelPing(Base):
+    """The group the daily post of a channel mentions: a Discord role or a Slack user group id."""
+
+    __tablename__ = "channel_pings"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(String(64))
+
+
+class Digest(Base):
+    """One weekly digest per channel and local week (the week's Monday): the row is the claim."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("channel_id", "week_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)
+    posted_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceRoom(Base):
+    """A voice channel beside a booked or running mock; `mock_key` ("booking:7", "interview:9")
+    is the claim, so two processes never open two rooms for one mock."""
+
+    __tablename__ = "voice_rooms"
+    __table_args__ = (Index("ix_voice_rooms_open", "closed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    mock_key: Mapped[str] = mapped_column(String(40), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE")
+    )
+    room_external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+
 class WorkspaceRetirement(Base):
     """A question a workspace's admins retired from chat: hidden in that workspace only."""
 

@@ -457,6 +457,7 @@ def _run_discord(settings: Settings, sharded: bool) -> None:
         settings.discord_api_url,
         settings.discord_gateway_url,
         sharded,
+        voice_rooms=settings.discord_voice_rooms,
         members_intent=settings.discord_members_intent,
     )
 
@@ -487,9 +488,10 @@ def discord_invite_url(
     """Print the OAuth2 URL that adds the bot with exactly the permissions it needs."""
     from bot.adapters.discord import client_id_from_token, invite_url
 
+    settings = _settings()
     if client_id is None:
-        client_id = client_id_from_token(_discord_token(_settings()))
-    typer.echo(invite_url(client_id))
+        client_id = client_id_from_token(_discord_token(settings))
+    typer.echo(invite_url(client_id, settings.discord_voice_rooms))
 
 
 @slack_app.command("manifest")

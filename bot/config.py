@@ -24,6 +24,8 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+    # a voice channel beside each booked or running mock (needs Manage Channels); off by default
+    discord_voice_rooms: bool = False
     # ask for Discord's privileged Server Members intent (switch it on in the Developer Portal
     # too): only with it does Discord send GUILD_MEMBER_REMOVE, which hides departed members
     discord_members_intent: bool = False

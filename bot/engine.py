@@ -23,17 +23,21 @@ from bank.upsert import insert_ignore
 from bot import daily, identity, render
 from bot.clock import Clock
 from bot.community import set_left
-from bot.flows import bank_flow, daily_flow, mock_flow, scoring_flow
+from bot.flows import bank_flow, daily_flow, mock_flow, partner_flow, scoring_flow
 from bot.flows.context import Context
 from bot.grammar import (
     BankCommand,
+    Book,
+    Bookings,
     Daily,
     Help,
     Leaderboard,
     MockControl,
+    Pair,
     Progress,
     Schedule,
     StartMock,
+    Suggest,
     UsageError,
     Vote,
     help_text,
@@ -51,7 +55,7 @@ REPOST_GRACE = timedelta(minutes=2)
 CONFLICT = "That clashed with a change made at the same moment; nothing was saved. Try again."
 OOPS = "Something went wrong on my side; it has been logged. Please try again."
 TRY_AGAIN = "The database is not answering right now; nothing was saved. Try again in a moment."
-EXPECTED = (UsageError, MockError, VoteError, BankError, UnknownTopic)
+EXPECTED = (UsageError, MockError, VoteError, BankError, UnknownTopic, *partner_flow.EXPECTED)
 
 CONTROL_ACTIONS = {
     render.NEXT: "next",
@@ -223,8 +227,18 @@ class Dojo:
                 return scoring_flow.leaderboard(self.ctx, request, actor, place)
             case Progress():
                 return scoring_flow.progress(self.ctx, request, actor, place)
+            case BankCommand(verb="review"):
+                return partner_flow.review(self.ctx, actor, place)
             case BankCommand():
                 return bank_flow.handle(self.ctx, request, actor, place)
+            case Pair():
+                return partner_flow.pair(self.ctx, request, actor, place)
+            case Book():
+                return partner_flow.book(self.ctx, request, actor, place)
+            case Bookings():
+                return partner_flow.list_bookings(self.ctx, actor, place)
+            case Suggest():
+                return partner_flow.suggest(self.ctx, actor, place)
         raise AssertionError(f"unrouted request {request!r}")
 
     def _route_action(self, action: Action) -> Reply:
@@ -246,13 +260,18 @@ class Dojo:
             return bank_flow.submit_add(self.ctx, action.fields, actor, place)
         if action.action_id == bank_flow.IMPORT:
             return bank_flow.submit_import(self.ctx, action.fields, actor, place)
+        if action.action_id in partner_flow.ACTIONS:
+            return partner_flow.on_action(
+                self.ctx, action.action_id, action.value, action.fields, actor, place
+            )
         return Reply.error("that button is no longer active")
 
     # -- due work (the scheduler calls this) ---------------------------------------------------
 
     def run_due(self) -> dict[str, int]:
-        """Everything due now: daily prompts, phase reminders, idle mocks, vote results; then
-        old processed-event rows are pruned (housekeeping, not counted)."""
+        """Everything due now: daily prompts, phase reminders, idle mocks, vote results, the
+        practice-partner work (expired pairing requests, booked mocks, digests, voice rooms);
+        then old processed-event rows are pruned (housekeeping, not counted)."""
         done = {
             "reposted": daily_flow.repost_unconfirmed(self.ctx, grace=REPOST_GRACE),
             "daily": daily_flow.post_due(self.ctx),
@@ -260,6 +279,7 @@ class Dojo:
             "idle": mock_flow.close_idle(self.ctx),
             "results": scoring_flow.deliver_due_results(self.ctx),
             "resent": self.ctx.courier.resend_pending(older_than=REPOST_GRACE),
+            **partner_flow.run_due(self.ctx),
         }
         self.prune_events()
         return done

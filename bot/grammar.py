@@ -39,8 +39,8 @@ USAGE: dict[str, tuple[str, str]] = {
     "help": ("/mlsd help [COMMAND]", "show the commands, or the usage of one"),
     "daily": ("/mlsd daily [now]", "this channel's daily question; `now` (admin) posts a new one"),
     "schedule": (
-        "/mlsd schedule [HH:MM [TZ] [DAYS] [L3-L6] | off]",
-        "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri L4-L6",
+        "/mlsd schedule [HH:MM [TZ] [DAYS] [L3-L6] [ping @role|off] | off]",
+        "(admin) daily question time here, e.g. 09:00 Europe/Berlin mon-fri L4-L6 ping @mlsd",
     ),
     "mock": (
         "/mlsd mock [TOPIC|SLUG] [quick] [@user…]",
@@ -62,9 +62,20 @@ USAGE: dict[str, tuple[str, str]] = {
     "leaderboard": ("/mlsd leaderboard [week|month|all]", "standings in this workspace"),
     "progress": ("/mlsd progress [@user]", "scores over time, weakest criterion, what to practise"),
     "bank": (
-        "/mlsd bank list [TOPIC] | show SLUG | add | import | export | retire SLUG | stats",
+        "/mlsd bank list [TOPIC] | show SLUG | add | import | export | retire SLUG | stats"
+        " | review",
         "browse and manage the question bank (add, import, retire: admin)",
     ),
+    "pair": (
+        "/mlsd pair [TOPIC] [L3-L6] [now|HH:MM [TZ] [DAYS]] | leave",
+        "find a practice partner now or for a time; roles alternate between you",
+    ),
+    "book": (
+        "/mlsd book [TOPIC] at HH:MM [TZ] [DATE]",
+        "book a mock for later, e.g. book ads at 18:30 Europe/Berlin tomorrow",
+    ),
+    "bookings": ("/mlsd bookings", "the booked mocks of this workspace that are still ahead"),
+    "suggest": ("/mlsd suggest", "propose a question for the bank; an admin reviews it"),
 }
 
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
@@ -76,6 +87,11 @@ PLAIN_MENTION_HINT = (
 _MOCK_REF = re.compile(r"^#(\d{1,9})$")
 _LEVELS = re.compile(r"^(L[3-6])(?:-(L[3-6]))?$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# a group to mention: a Discord role, a Slack user group (escaped form), or `@&name` (console)
+_GROUP = re.compile(
+    r"^<@&(\d{1,20})>$|^<!subteam\^([A-Z0-9]{1,20})(?:\|[^>]*)?>$|^@&([\w.\-]{1,40})$"
+)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 MAX_REASON = 300  # reasons quote what was typed: never let that grow a reply without bound
@@ -121,6 +137,7 @@ class Schedule:
     days: tuple[str, ...] | None = None
     levels: tuple[str, str] | None = None  # e.g. ("L4", "L6"): only questions in that range
     show: bool = False  # a bare `/mlsd schedule`: say what is set (and why it is paused)
+    ping: str | None = None  # a role / user group id to mention; "" switches the ping off
 
 
 @dataclass(frozen=True)
@@ -165,8 +182,50 @@ class BankCommand:
     argument: str | None = None
 
 
+@dataclass(frozen=True)
+class Pair:
+    """Join the pairing queue (`at` None: now), or leave it."""
+
+    topic: str | None = None
+    level: str | None = None
+    at: time | None = None
+    timezone: str | None = None
+    days: tuple[str, ...] | None = None
+    leave: bool = False
+
+
+@dataclass(frozen=True)
+class Book:
+    topic: str | None
+    at: time
+    timezone: str | None = None
+    day: str | None = None  # YYYY-MM-DD, today, tomorrow or a weekday name; None: next HH:MM
+
+
+@dataclass(frozen=True)
+class Bookings:
+    pass
+
+
+@dataclass(frozen=True)
+class Suggest:
+    pass
+
+
 Request = (
-    Help | Daily | Schedule | StartMock | MockControl | Vote | Leaderboard | Progress | BankCommand
+    Help
+    | Daily
+    | Schedule
+    | StartMock
+    | MockControl
+    | Vote
+    | Leaderboard
+    | Progress
+    | BankCommand
+    | Pair
+    | Book
+    | Bookings
+    | Suggest
 )
 
 
@@ -249,7 +308,8 @@ def _parse_schedule(args: list[str]) -> Schedule:
     timezone: str | None = None
     days: tuple[str, ...] | None = None
     levels: tuple[str, str] | None = None
-    for token in args[1:]:
+    rest, ping = _ping_of(args[1:])
+    for token in rest:
         parsed_days = parse_days(token)
         level_range = _LEVELS.match(token.upper())
         if level_range is not None and levels is None:
@@ -267,7 +327,32 @@ def _parse_schedule(args: list[str]) -> Schedule:
             timezone = token
         else:
             raise UsageError(f"unexpected {token!r}", "schedule")
-    return Schedule(time(int(match.group(1)), int(match.group(2))), timezone, days, levels)
+    return Schedule(
+        time(int(match.group(1)), int(match.group(2))), timezone, days, levels, ping=ping
+    )
+
+
+def parse_group(token: str) -> str | None:
+    """`<@&123>`, `<!subteam^S1|@team>` or `@&team` → the group's id; anything else → None."""
+    match = _GROUP.match(token)
+    if match is None:
+        return None
+    return next(group for group in match.groups() if group)
+
+
+def _ping_of(tokens: list[str]) -> tuple[list[str], str | None]:
+    """Split `ping GROUP` / `ping off` out of schedule arguments."""
+    lowered = [t.lower() for t in tokens]
+    if "ping" not in lowered:
+        return tokens, None
+    at = lowered.index("ping")
+    if at + 1 >= len(tokens):
+        raise UsageError("say which role or user group to ping, or `ping off`", "schedule")
+    target = tokens[at + 1]
+    group = "" if target.lower() == "off" else parse_group(target)
+    if group is None:
+        raise UsageError(f"{target!r} is not a role or user group mention", "schedule")
+    return tokens[:at] + tokens[at + 2 :], group
 
 
 def _parse_mock(args: list[str]) -> StartMock:
@@ -370,7 +455,7 @@ def _parse_progress(args: list[str]) -> Progress:
     return Progress(mention)
 
 
-BANK_VERBS = ("list", "show", "add", "import", "export", "retire", "stats")
+BANK_VERBS = ("list", "show", "add", "import", "export", "retire", "stats", "review")
 
 
 def _parse_bank(args: list[str]) -> BankCommand:
@@ -412,7 +497,88 @@ def parse(name: str, args: str) -> Request:
         return _parse_progress(tokens)
     if name == "bank":
         return _parse_bank(tokens)
+    if name == "pair":
+        return _parse_pair(tokens)
+    if name == "book":
+        return _parse_book(tokens)
+    if name == "bookings":
+        if tokens:
+            raise UsageError("`bookings` takes no arguments", "bookings")
+        return Bookings()
+    if name == "suggest":
+        if tokens:
+            raise UsageError("`suggest` takes no arguments: it opens the form", "suggest")
+        return Suggest()
     raise UsageError(f"unknown command {name!r}")
+
+
+def _time_of(token: str, command: str) -> time:
+    match = _TIME.match(token)
+    if match is None:
+        raise UsageError(f"{token!r} is not a time of day (use HH:MM, 24-hour)", command)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _topic(words: list[str], command: str) -> str | None:
+    topic = " ".join(words) or None
+    if topic is not None and len(topic) > 80:
+        raise UsageError("the topic is too long (80 characters at most)", command)
+    return topic
+
+
+def _parse_pair(args: list[str]) -> Pair:
+    if [a.lower() for a in args] == ["leave"]:
+        return Pair(leave=True)
+    words: list[str] = []
+    level: str | None = None
+    at: time | None = None
+    timezone: str | None = None
+    days: tuple[str, ...] | None = None
+    now = False
+    for token in args:
+        upper = token.upper()
+        parsed_days = parse_days(token) if at is not None else None
+        if _LEVELS.match(upper) and "-" not in upper and level is None:
+            level = upper
+        elif token.lower() == "now" and at is None and not now:
+            now = True
+        elif ":" in token and token[0].isdigit() and at is None and not now:
+            at = _time_of(token, "pair")
+        elif at is not None and parsed_days is not None and days is None:
+            days = parsed_days
+        elif at is not None and timezone is None and token in _time_zones():
+            timezone = token
+        elif at is None and not now and level is None:
+            words.append(token)
+        else:
+            raise UsageError(f"unexpected {token!r}", "pair")
+    return Pair(_topic(words, "pair"), level, at, timezone, days)
+
+
+def _parse_book(args: list[str]) -> Book:
+    lowered = [a.lower() for a in args]
+    if "at" not in lowered:
+        raise UsageError("say when: `at HH:MM`", "book")
+    split = lowered.index("at")
+    if split + 1 >= len(args):
+        raise UsageError("give a time after `at`, like 18:30", "book")
+    at = _time_of(args[split + 1], "book")
+    timezone: str | None = None
+    day: str | None = None
+    for token in args[split + 2 :]:
+        if timezone is None and token in _time_zones():
+            timezone = token
+        elif day is None and (
+            _DATE.match(token)
+            or token.lower() in ("today", "tomorrow")
+            or _weekday(token.lower()) is not None
+        ):
+            day = token.lower()
+        else:
+            raise UsageError(
+                f"unexpected {token!r} (a time zone or a date, like 2026-03-04)", "book"
+            )
+    return Book(_topic(args[:split], "book"), at, timezone, day)
 
 
 def help_text(topic: str | None = None) -> str:

@@ -72,7 +72,9 @@ def start_mock(
     question: Question,
     variant: str,
     now: datetime,
+    number: int | None = None,
 ) -> Interview:
+    """Start a mock; `number` is given when a booking reserved it, else the next one is taken."""
     # One start at a time per candidate (the row lock), checked after taking it; NO KEY UPDATE
     # lets other transactions keep inserting rows that merely reference this member.
     session.execute(
@@ -83,13 +85,8 @@ def start_mock(
     for member in interviewers:
         if member.id != candidate.id:
             _guard_kit(session, member, question.id, f"{member.display_name} is")
-    allocate = (
-        update(Workspace)
-        .where(Workspace.id == workspace.id)
-        .values(next_mock_number=Workspace.next_mock_number + 1)
-        .returning(Workspace.next_mock_number)
-    )
-    number = session.execute(allocate).scalar_one() - 1
+    if number is None:
+        number = allocate_number(session, workspace)
     budget = budget_seconds(0, variant)
     interview = Interview(
         workspace_id=workspace.id,
@@ -123,6 +120,17 @@ def start_mock(
     question.times_drawn += 1
     session.flush()
     return interview
+
+
+def allocate_number(session: Session, workspace: Workspace) -> int:
+    """The workspace's next mock number (#N), taken atomically."""
+    allocate = (
+        update(Workspace)
+        .where(Workspace.id == workspace.id)
+        .values(next_mock_number=Workspace.next_mock_number + 1)
+        .returning(Workspace.next_mock_number)
+    )
+    return int(session.execute(allocate).scalar_one()) - 1
 
 
 def find_mock(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,9 @@ class Message:
     images: tuple[Image, ...] = ()
     files: tuple[Attachment, ...] = ()
     tone: Tone = Tone.INFO
+    # groups to notify (a Discord role id, a Slack user group id): adapters let these ping and
+    # nothing else
+    mentions: tuple[str, ...] = ()
 
 
 MAX_ERROR = 1000
@@ -261,3 +264,18 @@ class ChatPort(Protocol):
     def find(self, place: Place, key: str) -> str | None:
         """The id of an earlier post marked `key` in `place` (a thread root: its thread id);
         `Place("@" + user_id)` means the direct messages with that user."""
+
+
+@runtime_checkable
+class VoiceRooms(Protocol):
+    """An optional capability of a port: voice channels beside mock threads (Discord only)."""
+
+    @property
+    def voice_rooms(self) -> bool:
+        """Whether the setting is on (and so whether the bot asked for Manage Channels)."""
+
+    def open_voice_room(self, channel_id: str, name: str) -> str:
+        """Create a voice channel next to `channel_id`; returns its id."""
+
+    def close_voice_room(self, room_id: str) -> None:
+        """Delete a voice channel made by `open_voice_room` (gone already: no error)."""

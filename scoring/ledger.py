@@ -23,6 +23,7 @@ class PointKind(StrEnum):
     MOCK_INTERVIEWER = "mock-interviewer"
     PEER_VOTE = "peer-vote"
     SCORE_BONUS = "score-bonus"
+    SUGGESTION_APPROVED = "suggestion-approved"
 
 
 # Points per award; the README documents this table.
@@ -32,6 +33,7 @@ DEFAULT_POINTS: dict[PointKind, int] = {
     PointKind.MOCK_INTERVIEWER: 20,
     PointKind.PEER_VOTE: 5,
     PointKind.SCORE_BONUS: 10,  # per point of weighted score above 2 (see scoring.votes)
+    PointKind.SUGGESTION_APPROVED: 25,  # a member's question approved into the bank
 }
 
 

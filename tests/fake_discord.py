@@ -998,6 +998,8 @@ class FakeDiscord:
             ("DELETE", "/channels/{channel_id}/thread-members/{user_id}", self._thread_member),
             ("GET", "/guilds/{guild_id}", self._get_guild),
             ("GET", "/guilds/{guild_id}/channels", self._get_guild_channels),
+            ("POST", "/guilds/{guild_id}/channels", self._create_guild_channel),
+            ("DELETE", "/channels/{channel_id}", self._delete_channel),
             ("GET", "/guilds/{guild_id}/roles", self._get_roles),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member),
             ("GET", "/guilds/{guild_id}/threads/active", self._active_threads),
@@ -1727,6 +1729,40 @@ class FakeDiscord:
     def _get_guild_channels(self, req: _Request) -> _Reply:
         self._check_guild(req.params["guild_id"])
         return ok([c for c in self.channels.values() if c["type"] in (0, 2, 4, 5, 13, 15)])
+
+    def _create_guild_channel(self, req: _Request) -> _Reply:
+        """Create a text (0) or voice (2) channel; needs Manage Channels, like Discord."""
+        self._check_guild(req.params["guild_id"])
+        if not self.permissions_of(self.bot["id"]) & MANAGE_CHANNELS:
+            return error(403, 50013, "Missing Permissions")
+        payload = req.body or {}
+        kind = int(payload.get("type") or 0)
+        if kind not in (0, 2):
+            return error(400, 50035, "Invalid Form Body")
+        with self._lock:
+            channel: dict[str, Any] = {
+                "id": self.new_id(),
+                "type": kind,
+                "guild_id": self.guild_id,
+                "name": str(payload.get("name") or "channel"),
+                "position": len(self.channels),
+                "parent_id": payload.get("parent_id"),
+                "permission_overwrites": [],
+                "flags": 0,
+                "nsfw": False,
+                **({"bitrate": 64000, "user_limit": 0, "rtc_region": None} if kind == 2 else {}),
+                **({"topic": None, "last_message_id": None} if kind == 0 else {}),
+            }
+            self.channels[channel["id"]] = channel
+        return ok(channel, 201)
+
+    def _delete_channel(self, req: _Request) -> _Reply:
+        channel = self._channel(req.params["channel_id"])
+        if channel["type"] in (0, 2) and not self.permissions_of(self.bot["id"]) & MANAGE_CHANNELS:
+            return error(403, 50013, "Missing Permissions")
+        with self._lock:
+            del self.channels[channel["id"]]
+        return ok(channel)
 
     def _get_roles(self, req: _Request) -> _Reply:
         self._check_guild(req.params["guild_id"])

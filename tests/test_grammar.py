@@ -57,6 +57,10 @@ SUBCOMMANDS = (
     "leaderboard",
     "progress",
     "bank",
+    "pair",
+    "book",
+    "bookings",
+    "suggest",
 )
 CONTROL_VERBS = ("join", "next", "pause", "resume", "end")
 FAMILIES = (

@@ -67,8 +67,16 @@ def _sections(text: str) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c]
 
 
+def group_mentions(message: Message) -> str:
+    """Slack's user group mention syntax (`<!subteam^ID>`) for the groups a message names; only
+    well-formed ids, so nothing typed can become `<!channel>` or another group."""
+    return " ".join(f"<!subteam^{g}>" for g in message.mentions if g.isalnum() and g.isupper())
+
+
 def message_blocks(message: Message) -> list[Block]:
     blocks: list[Block] = []
+    if pings := group_mentions(message):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": pings}})
     if message.title:
         blocks.append({"type": "header", "text": plain(message.title, MAX_HEADER_TEXT)})
     blocks.extend(_sections(mrkdwn(message.text)))
@@ -106,7 +114,9 @@ def message_blocks(message: Message) -> list[Block]:
 def fallback_text(message: Message) -> str:
     """The notification text Slack shows where blocks cannot be rendered."""
     head = f"{message.title}: " if message.title else ""
-    return clip(mrkdwn(head + message.text), MAX_FALLBACK_TEXT) or "mlsd-dojo"
+    pings = group_mentions(message)  # our own syntax around ids we checked: not escaped
+    text = clip(mrkdwn(head + message.text), MAX_FALLBACK_TEXT - len(pings) - 1)
+    return (f"{pings} {text}" if pings else text) or "mlsd-dojo"
 
 
 def _option_text(choice: Choice) -> str:

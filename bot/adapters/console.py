@@ -6,6 +6,9 @@ Each input line is one event (DESIGN.md §3, console script grammar):
     bob #3: I would start by asking…          a user writes in the thread of mock #3
     carol #daily: my answer                   a user writes in the newest daily thread
     bob: [Next phase]                         a user presses the newest button with that label
+    carol> title: Ranking jobs                fills a field of the form the bot last opened for
+                                              carol (`\\n` starts a new line in the value)
+    carol> submit                             submits that form
     ~ +6m                                     the clock moves forward (s, m, h, d)
     # a comment
 
@@ -40,6 +43,7 @@ from bot.port import (
     Button,
     Command,
     Delivered,
+    Form,
     Message,
     Outcome,
     Place,
@@ -56,6 +60,7 @@ BOT = "dojo"
 _LINE = re.compile(r"^(?P<who>[\w.\-]+)(?:\s+#(?P<thread>\w+))?\s*:\s*(?P<text>.*)$")
 _CLOCK = re.compile(r"^~\s*\+\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])$")
 _BUTTON = re.compile(r"^\[(?P<label>[^\]]+)\]$")
+_FIELD = re.compile(r"^(?P<who>[\w.\-]+)>\s*(?:(?P<name>\w+)\s*:\s?(?P<value>.*)|submit)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _STYLE = {
     Tone.INFO: "cyan",
@@ -199,6 +204,8 @@ class ConsolePort:
             head += f" → {terminal(to)} [dim](only {terminal(to)} sees this)[/]"
         indent = "    ↳ " if thread else ""
         lines = []
+        if message.mentions:
+            lines.append(" ".join(f"[bold]@{escape(group)}[/]" for group in message.mentions))
         if message.title:
             lines.append(f"[bold]{terminal(message.title)}[/]")
         lines.extend(terminal(message.text).splitlines())
@@ -266,6 +273,8 @@ class ConsoleChannel:
         self.echo = echo
         self._events = itertools.count(1)
         self._run_id = uuid.uuid4().hex[:8]  # event ids stay unique across restarts
+        self.forms: dict[str, tuple[Form, Place, dict[str, str]]] = {}  # per user: open form
+        self.private_buttons: dict[str, list[Posted]] = {}  # per user: buttons only they saw
 
     def actor(self, name: str) -> Actor:
         if not self.admins:
@@ -282,6 +291,11 @@ class ConsoleChannel:
         if clock:
             unit = _UNITS[clock.group("unit")]
             self.clock.advance(timedelta(**{unit: float(clock.group("n"))}))
+            self.dojo.run_due()
+            return
+        field = _FIELD.match(line)
+        if field:
+            self._fill(field.group("who"), field.group("name"), field.group("value"))
             self.dojo.run_due()
             return
         match = _LINE.match(line)
@@ -302,7 +316,7 @@ class ConsoleChannel:
         elif text.startswith("/mlsd"):
             typed, mentions = console_mentions(text.removeprefix("/mlsd"))
             command = Command.from_text(typed, actor, place, event_id, mentions)
-            self._reply(actor, self.dojo.handle_command(command))
+            self._reply(actor, self.dojo.handle_command(command), place)
         elif place.thread_id is not None:
             self.dojo.handle_message(actor, place, event_id)
         self.dojo.run_due()
@@ -323,18 +337,51 @@ class ConsoleChannel:
         return Place(CHANNEL, found)
 
     def _press(self, actor: Actor, label: str, event_id: str) -> None:
-        found = self.port.find_button(label)
+        found = self._private_button(actor.user_id, label) or self.port.find_button(label)
         if found is None:
             self.port.console.print(f"[red]?[/] no message has a [{terminal(label)}] button")
             return
         posted, button = found
         place = posted.place if posted.place.thread_id else Place(CHANNEL, posted.message_id)
         action = Action(button.action_id, button.value, actor, place, event_id=event_id)
-        self._reply(actor, self.dojo.handle_action(action))
+        self._reply(actor, self.dojo.handle_action(action), place)
 
-    def _reply(self, actor: Actor, reply: Reply | None) -> None:
+    def _private_button(self, user: str, label: str) -> tuple[Posted, Button] | None:
+        """A button on a private reply to `user` (e.g. an admin's review card), newest first."""
+        wanted = label.strip().casefold()
+        for posted in reversed(self.private_buttons.get(user, [])):
+            for button in posted.message.buttons:
+                if button.label.casefold() == wanted:
+                    return posted, button
+        return None
+
+    def _fill(self, who: str, name: str | None, value: str | None) -> None:
+        """A field of the user's open form, or (no name) its submission."""
+        if who not in self.forms:
+            self.port.console.print(f"[red]?[/] {escape(who)} has no form open")
+            return
+        form, place, fields = self.forms[who]
+        if name is not None:
+            if name not in {item.name for item in form.inputs}:
+                known = ", ".join(item.name for item in form.inputs)
+                self.port.console.print(f"[red]?[/] the form has no field {escape(name)} ({known})")
+                return
+            fields[name] = (value or "").replace("\\n", "\n")
+            return
+        del self.forms[who]
+        event_id = f"console-{self._run_id}-{next(self._events)}"
+        action = Action(form.form_id, form.value, self.actor(who), place, dict(fields), event_id)
+        self._reply(self.actor(who), self.dojo.handle_action(action), place)
+
+    def _reply(self, actor: Actor, reply: Reply | None, place: Place | None = None) -> None:
         if reply is None:
             return
+        if reply.message.form is not None:
+            self.forms[actor.user_id] = (reply.message.form, place or Place(CHANNEL), {})
+        if reply.private and reply.message.buttons:
+            where = place or Place(CHANNEL)
+            shown = Posted(f"private-{next(self._events)}", where, reply.message)
+            self.private_buttons.setdefault(actor.user_id, []).append(shown)
         self.port.show(reply.message, to=actor.user_id if reply.private else None)
 
 

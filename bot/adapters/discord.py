@@ -23,6 +23,7 @@ import yarl
 from discord import app_commands
 
 from bot import drafts
+from bot.adapters.discord_partners import add_partner_commands
 from bot.adapters.discord_render import (
     MAX_MODAL_TITLE,
     NO_PINGS,
@@ -150,9 +151,13 @@ async def fetch_roles(api_url: str, token: str, guild_id: str) -> list[tuple[str
     return [(str(role["id"]), str(role["name"])) for role in data]
 
 
-def invite_url(client_id: str) -> str:
+def invite_url(client_id: str, voice_rooms: bool = False) -> str:
+    """Manage Channels is asked for only when voice rooms are on (DISCORD_VOICE_ROOMS)."""
+    permissions = (
+        PERMISSIONS | discord.Permissions(manage_channels=True) if voice_rooms else PERMISSIONS
+    )
     return discord.utils.oauth_url(
-        client_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
+        client_id, permissions=permissions, scopes=("bot", "applications.commands")
     )
 
 
@@ -174,6 +179,10 @@ class DiscordPort:
             future.cancel()
             return Ambiguous(f"no answer within {PORT_TIMEOUT:.0f} s")
 
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine that is not a delivery (voice rooms) on the client's loop."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.bot.loop).result(PORT_TIMEOUT)
+
     def post(self, place: Place, message: Message, key: str | None = None) -> Outcome:
         channel = int(place.thread_id or place.channel_id)
         return self._run(self.bot.send_parts(channel, message, key))
@@ -194,6 +203,16 @@ class DiscordPort:
 
     def find(self, place: Place, key: str) -> str | None:
         return None  # the nonce makes the repeated post itself idempotent
+
+    @property
+    def voice_rooms(self) -> bool:
+        return self.bot.voice_rooms
+
+    def open_voice_room(self, channel_id: str, name: str) -> str:
+        return self._call(self.bot.open_voice_room(int(channel_id), name))
+
+    def close_voice_room(self, room_id: str) -> None:
+        self._call(self.bot.close_voice_room(int(room_id)))
 
 
 class CoreButton(
@@ -262,6 +281,7 @@ class DojoDiscord(discord.AutoShardedClient):
         *,
         sharded: bool = False,
         sync_commands: bool = True,
+        voice_rooms: bool = False,
         members_intent: bool = False,
         **options: Any,
     ) -> None:
@@ -274,6 +294,7 @@ class DojoDiscord(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
+        self.voice_rooms = voice_rooms
         self.tree.add_command(build_group(self))
         self.synced = asyncio.Event()
 
@@ -556,6 +577,24 @@ class DojoDiscord(discord.AutoShardedClient):
                 return outcome
         return Delivered(str(last.id) if last is not None else "")
 
+    async def open_voice_room(self, channel_id: int, name: str) -> str:
+        """A voice channel in the text channel's category (Manage Channels)."""
+        channel = await self.channel(channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        room = await channel.guild.create_voice_channel(
+            name, category=channel.category, reason="mlsd-dojo mock"
+        )
+        return str(room.id)
+
+    async def close_voice_room(self, room_id: int) -> None:
+        try:
+            room = self.get_channel(room_id) or await self.fetch_channel(room_id)
+            assert isinstance(room, discord.VoiceChannel)
+            await room.delete(reason="mlsd-dojo mock ended")
+        except discord.NotFound:
+            pass  # removed by hand already
+
+
     # -- events ---------------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
@@ -578,9 +617,17 @@ class DojoDiscord(discord.AutoShardedClient):
 
 
 def _send_kwargs(part: Part, nonce: str | None = None) -> dict[str, Any]:
+    """Embeds never ping; a message that names groups mentions exactly those roles (and no user,
+    @everyone or other role), everything else mentions nobody."""
     kwargs: dict[str, Any] = {"embeds": part.embeds, "allowed_mentions": NO_PINGS}
     if nonce is not None:  # discord.py sends enforce_nonce with it
         kwargs["nonce"] = nonce
+    roles = [discord.Object(int(group)) for group in part.mentions if group.isdigit()]
+    if roles:
+        kwargs["content"] = " ".join(f"<@&{role.id}>" for role in roles)
+        kwargs["allowed_mentions"] = discord.AllowedMentions(
+            everyone=False, users=False, roles=roles, replied_user=False
+        )
     view = view_for(part.buttons)
     if view is not None:
         kwargs["view"] = view
@@ -625,15 +672,22 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
 
     @group.command(name="schedule", description=_describe("schedule"))
     @app_commands.describe(
-        time="HH:MM, or off", timezone="e.g. Europe/Berlin", days="e.g. mon-fri, daily"
+        time="HH:MM, or off",
+        timezone="e.g. Europe/Berlin",
+        days="e.g. mon-fri, daily",
+        ping="a role the daily post mentions",
+        no_ping="stop mentioning a role",
     )
     async def schedule(
         interaction: discord.Interaction[Any],
         time: str,
         timezone: str | None = None,
         days: str | None = None,
+        ping: discord.Role | None = None,
+        no_ping: bool = False,
     ) -> None:
-        await bot.on_command(interaction, "schedule", [time, timezone, days])
+        mention = f"ping <@&{ping.id}>" if ping else "ping off" if no_ping else None
+        await bot.on_command(interaction, "schedule", [time, timezone, days, mention])
 
     @group.command(name="mock", description=_describe("mock"))
     @app_commands.autocomplete(topic=topics)
@@ -699,7 +753,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     @app_commands.choices(
         action=[
             app_commands.Choice(name=v, value=v)
-            for v in ("list", "show", "add", "import", "export", "retire", "stats")
+            for v in ("list", "show", "add", "import", "export", "retire", "stats", "review")
         ]
     )
     @app_commands.autocomplete(argument=topics)
@@ -710,6 +764,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
     ) -> None:
         await bot.on_command(interaction, "bank", [action.value, argument])
 
+    add_partner_commands(group, bot, topics)
     return group
 
 
@@ -732,6 +787,7 @@ def run_discord(
     api_url: str | None,
     gateway_url: str | None,
     sharded: bool,
+    voice_rooms: bool = False,
     members_intent: bool = False,
 ) -> None:
     """Connect and serve until interrupted; the scheduler runs beside the gateway connection."""
@@ -740,7 +796,9 @@ def run_discord(
     if api_url and not gateway_url:
         gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
-    bot = DojoDiscord(dojo_factory, sharded=sharded, members_intent=members_intent)
+    bot = DojoDiscord(
+        dojo_factory, sharded=sharded, voice_rooms=voice_rooms, members_intent=members_intent
+    )
     ticker = Ticker(bot.dojo)
     ticker.start()
     try:

@@ -97,6 +97,7 @@ class Part:
     embeds: list[discord.Embed] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)  # groups to mention (first part only)
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -144,6 +145,7 @@ def message_parts(message: Message) -> list[Part]:
         if part.embeds and (total + len(embed) > MAX_EMBED_TOTAL or len(part.embeds) >= MAX_EMBEDS):
             parts.append(Part())
         parts[-1].embeds.append(embed)
+    parts[0].mentions = list(message.mentions)
     parts[-1].buttons = list(message.buttons[: MAX_BUTTONS_PER_ROW * MAX_ROWS])
     parts[-1].files = [(i.filename, i.png) for i in message.images]
     parts[-1].files += [(f.filename, f.content.encode()) for f in message.files]

@@ -190,7 +190,13 @@ def _list(session: Session, topic: str | None, workspace_id: int) -> Reply:
     return Reply(Message("\n".join(lines) + more, title=f"Questions ({len(rows)})"))
 
 
-def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Place) -> Reply:
+class FormProblem(ValueError):
+    """A submitted question form that does not make a valid question; the text is for the user."""
+
+
+def spec_from_fields(fields: Mapping[str, str]) -> tuple[str, QuestionSpec]:
+    """(family slug, question) from the add-question form. Raises `FormProblem`."""
+
     def split(name: str) -> list[str]:
         return [line.strip(" •-\t") for line in fields.get(name, "").splitlines() if line.strip()]
 
@@ -216,25 +222,35 @@ def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Pla
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return Reply.error(f"not added: {where}: {first['msg']} ({exc.error_count()} problem(s))")
-    family = fields.get("family", "").strip().lower()
-    return _import(ctx, actor, place, family, spec)
+        raise FormProblem(f"{where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+    return fields.get("family", "").strip().lower(), spec
 
 
-def _import(ctx: Context, actor: Actor, place: Place, family: str, spec: QuestionSpec) -> Reply:
+def import_spec(
+    session: Session, family: str, spec: QuestionSpec, workspace_id: int
+) -> catalog.ImportReport:
+    """Put one question into the workspace's layer of the bank under `family`. Raises
+    `FormProblem` for a family unknown there."""
+    names = {f.slug: f for f in family_infos(session, workspace_id)}
+    if family not in names:
+        raise FormProblem(f"unknown family {family!r}; families: {', '.join(sorted(names))}")
+    info = names[family]
+    bank = BankFile(family=info.slug, name=info.name, aliases=list(info.aliases), questions=[spec])
+    return catalog.import_banks(session, [bank], workspace_id)
+
+
+def submit_add(ctx: Context, fields: Mapping[str, str], actor: Actor, place: Place) -> Reply:
+    try:
+        family, spec = spec_from_fields(fields)
+    except FormProblem as exc:
+        return Reply.error(f"not added: {exc}")
     with ctx.seen(actor, place) as (session, seen):
         if not seen.is_admin:
             return Reply.error("only workspace admins can add questions")
-        names = {f.slug: f for f in family_infos(session, seen.workspace.id)}
-        if family not in names:
-            return Reply.error(
-                f"not added: unknown family {family!r}; families: {', '.join(sorted(names))}"
-            )
-        info = names[family]
-        bank = BankFile(
-            family=info.slug, name=info.name, aliases=list(info.aliases), questions=[spec]
-        )
-        report = catalog.import_banks(session, [bank], seen.workspace.id)
+        try:
+            report = import_spec(session, family, spec, seen.workspace.id)
+        except FormProblem as exc:
+            return Reply.error(f"not added: {exc}")
     if report.rejected:
         return Reply.error("not added: " + "; ".join(report.rejected))
     if not spec.is_complete:  # stored and drawn, but marked: `bank stats` lists it too

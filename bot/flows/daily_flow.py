@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bank.db import Database
 from bank.models import Channel, DailyPrompt, Question
-from bot import closure, daily, render
+from bot import closure, daily, pings, render
 from bot.delivery import describe
 from bot.flows.context import Context, isolated
 from bot.grammar import Daily, Schedule
@@ -39,6 +40,9 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
             request.levels,
             taken=newest.local_date if newest is not None else None,
         )
+        if request.ping is not None:
+            pings.set_group(session, seen.channel.id, request.ping)
+        ping = pings.group_of(session, seen.channel.id)
         if request.timezone and seen.workspace.timezone == "UTC":
             # leaderboard weeks follow the team's day; the totals are re-bucketed in the new zone
             set_workspace_timezone(session, seen.workspace, request.timezone)
@@ -46,10 +50,11 @@ def schedule(ctx: Context, request: Schedule, actor: Actor, place: Place) -> Rep
         assert seen.channel.next_daily_at is not None
         first = seen.channel.next_daily_at
         zone = seen.channel.timezone
+    mention = f" Each one mentions group {ping}." if ping else ""
     return Reply(
         Message(
             f"Scheduled: {text}. Next one: {first.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} "
-            f"{zone}.",
+            f"{zone}.{mention}",
             tone=Tone.SUCCESS,
         ),
         private=False,
@@ -106,6 +111,10 @@ def _post(ctx: Context, claimed: daily.ClaimedPrompt) -> Outcome:
     """Post a claimed prompt exactly once (keyed); a permanent refusal pauses the schedule and
     takes the claim back, so the day is not marked as posted."""
     message = render.daily_prompt(claimed.question, claimed.prompt_id, claimed.previous)
+    with ctx.db.unit_of_work() as session:
+        group = pings.group_of(session, session.get_one(DailyPrompt, claimed.prompt_id).channel_id)
+    if group:
+        message = dataclasses.replace(message, mentions=(group,))
     design = closure.design_of(claimed.previous) if claimed.previous is not None else None
     key = prompt_key(claimed.prompt_id)
     outcome = ctx.courier.start_thread(claimed.channel_external_id, message, key)

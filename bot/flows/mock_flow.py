@@ -90,7 +90,7 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         if isinstance(first, Delivered):
             mocks.current_phase(session, interview).message_external_id = first.message_id
     kit = render.phase_kit(started.number, 0, started.question)
-    unreachable = _send_kit(ctx, in_thread, started.interviewers, kit, started.question.slug)
+    unreachable = send_kit(ctx, in_thread, started.interviewers, kit, started.question.slug)
     if not started.interviewers:
         note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
     elif unreachable:
@@ -150,7 +150,7 @@ def _kit_note(user_id: str, name: str, where: Place, kit: Message, slug: str) ->
     )
 
 
-def _send_kit(
+def send_kit(
     ctx: Context, where: Place, panel: list[tuple[str, str]], kit: Message, slug: str
 ) -> list[str]:
     """The phase's kit to each interviewer privately; the names it could not reach."""
@@ -244,7 +244,7 @@ def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> R
     if not isinstance(outcome, Delivered):  # the change is saved: say so, never "try again"
         confirmation += f" I could not post in the mock's thread: {describe(outcome)}."
     if kit is not None:
-        _send_kit(ctx, where, panel, kit, slug)
+        send_kit(ctx, where, panel, kit, slug)
     return Reply(Message(confirmation))
 
 

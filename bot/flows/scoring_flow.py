@@ -20,7 +20,7 @@ from bank.models import (
 )
 from bank.selection import UnknownTopic, mock_question_for_member
 from bank.vocabulary import vocabulary
-from bot import closure, mocks
+from bot import bookings, closure, mocks
 from bot.community import member_for
 from bot.delivery import Note
 from bot.flows.context import Context, isolated, thread_place
@@ -399,6 +399,7 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         )
         rubric = rubric_for(seen.workspace.rubric)
         report = member_progress(session, member, rubric, _channel_dates(session, ctx, member.id))
+        missed = bookings.no_show_count(session, member.id)
         weak_concepts = vocabulary().for_criterion(report.weakest.id) if report.weakest else []
         try:
             suggestion = mock_question_for_member(
@@ -420,6 +421,8 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         ("Mocks done", str(report.mocks_done)),
         ("Daily answers", f"{report.daily_answers} (streak {report.streak})"),
     ]
+    if missed:
+        fields.append(("No-shows", f"{missed} booked mock(s) missed"))
     for criterion in rubric.criteria:
         if criterion.id in report.averages:
             fields.append((criterion.name, f"{report.averages[criterion.id]:.2f}"))
