@@ -259,14 +259,9 @@ def test_full_journey_over_the_wire(fake: FakeDiscord, bank_db: Database) -> Non
             )
             page_two = answer(fake, fake.button_press(continue_id, note, user=voter))
             assert page_two["type"] == 9
+            fixed = {"signal": "hire", "comment": "good", "red_flags": "1"}  # tick one red flag
             last = {
-                row["component"]["custom_id"]: (
-                    "hire"
-                    if row["component"]["custom_id"] == "signal"
-                    else "good"
-                    if row["component"]["custom_id"] == "comment"
-                    else score
-                )
+                row["component"]["custom_id"]: fixed.get(row["component"]["custom_id"], score)
                 for row in page_two["data"]["components"]
             }
             submit = fake.modal_submit(page_two["data"]["custom_id"], last, user=voter)
