@@ -110,7 +110,7 @@ def test_form_results_and_reference_design(v2_harness: Harness) -> None:
         ]
     [result] = [m for m in h.private_to("alice") if m.title.startswith("Your result")]
     # all 4s on an L4 question: the score alone reads L6, the question can show L5 at most
-    assert "suggests L5. The score alone reads as L6; a L4 question can show up to L5." in (
+    assert "suggests L5. The score alone reads as L6; an L4 question can show up to L5." in (
         result.text
     )
     assert "At a 4: Handles the offer feedback loop" in field(result, "ML depth")

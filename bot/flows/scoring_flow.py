@@ -256,7 +256,7 @@ def result_message(
     uncapped = result.uncapped_level if calibrated is None else suggested_level(overall)
     raw = "" if calibrated is None else f" calibrated (raw {result.overall:.2f})"
     capped = (
-        f" The score alone reads as {uncapped}; a {question_level} question can show up to "
+        f" The score alone reads as {uncapped}; an {question_level} question can show up to "
         f"{level_cap(question_level)}."
         if question_level is not None and uncapped != level
         else ""
