@@ -104,6 +104,21 @@ def interviewer_material(question: QuestionSpec) -> str:
     return "\n".join(parts)
 
 
+def all_text(question: QuestionSpec) -> str:
+    """Every sentence of a question, kit and reference design included: what the number checks
+    read, since interviewers repeat the held-back facts and estimates to candidates."""
+    parts = [interviewer_material(question)]
+    if question.kit is not None:
+        parts += [fact.fact for fact in question.kit.facts]
+        parts += [hint for hints in question.kit.hints.model_dump().values() for hint in hints]
+    if question.reference_design is not None:
+        parts += question.reference_design.estimates
+    if question.level_bar is not None:
+        parts += [question.level_bar.L4, question.level_bar.L5, question.level_bar.L6]
+    parts += [variant.change for variant in question.variants]
+    return "\n".join(parts)
+
+
 def tag_problems(questions: Iterable[QuestionSpec], vocab: Vocabulary) -> list[str]:
     """One line per question whose tags differ from the concepts its material discusses."""
     problems = []

@@ -42,7 +42,13 @@ from bank.files import (
 )
 from bank.models import Workspace
 from bank.schema import BankFile
-from bank.vocabulary import interviewer_material, rewrite_tags, tag_problems, vocabulary
+from bank.vocabulary import (
+    all_text,
+    interviewer_material,
+    rewrite_tags,
+    tag_problems,
+    vocabulary,
+)
 from bot import migrate
 from bot.app import configure_logging, open_database, redact
 from bot.community import workspace_for
@@ -343,7 +349,7 @@ def bank_check(
     for item in loaded:
         problems += tag_problems(item.bank.questions, vocab)
         for question in item.bank.questions:
-            problems += rate_problems(question.slug, interviewer_material(question))
+            problems += rate_problems(question.slug, all_text(question))
     for line in problems:
         out.print(line, markup=False, highlight=False)
     count = sum(len(item.bank.questions) for item in loaded)

@@ -17,7 +17,7 @@ from bank.files import BUILTIN_DIR, bank_paths, load_bank_file
 from bank.schema import CRITERIA, QuestionSpec
 from bank.vocabulary import (
     Vocabulary,
-    interviewer_material,
+    all_text,
     rewrite_tags,
     tag_problems,
     vocabulary,
@@ -69,13 +69,22 @@ def test_shipped_tags_are_the_concepts_the_question_discusses(question: Question
 
 @pytest.mark.parametrize("question", SHIPPED, ids=lambda q: q.slug)
 def test_shipped_rates_add_up(question: QuestionSpec) -> None:
-    assert rate_problems(question.slug, interviewer_material(question)) == []
+    assert rate_problems(question.slug, all_text(question)) == []  # kit facts and estimates too
 
 
 def test_a_contradicting_peak_rate_is_flagged() -> None:
     text = "The provider receives 10 billion emails per day and peaks at 50,000 emails per second."
     (problem,) = rate_problems("spam", text)
     assert "0.43x" in problem and "50,000 emails per second" in problem
+
+
+def test_figures_for_one_unit_are_not_compared_with_the_whole() -> None:
+    text = (
+        "The team gets 2M reviews a day. Each moderator checks 250 reviews a day; "
+        "a GPU serves 270 reviews/s per GPU. Peak is 60 reviews per second."
+    )
+    assert rate_problems("q", text) == []
+    assert "0.0026x" in rate_problems("q", text.replace("2M reviews a day", "2B reviews a day"))[0]
 
 
 def test_rates_are_paired_by_the_noun_they_count() -> None:
