@@ -38,6 +38,9 @@ class Progress:
     weak_families: list[str]
     streak: int
     daily_answers: int
+    # (raw mean, calibrated mean, mocks) over settled mocks with calibrated scores; None until
+    # the workspace has enough votes for rater calibration (scoring.calibration)
+    calibrated: tuple[float, float, int] | None = None
 
 
 MAX_HISTORY = 60  # mocks drawn in the trend chart: evenly sampled, first and latest always
@@ -235,6 +238,13 @@ def progress(
         )
         or 0
     )
+    raw, calibrated, count = session.execute(
+        select(
+            func.avg(MockResult.overall),
+            func.avg(MockResult.calibrated_overall),
+            func.count(),
+        ).where(MockResult.candidate_id == member.id, MockResult.calibrated_overall.is_not(None))
+    ).one()
     return Progress(
         member.display_name,
         mocks_done,
@@ -246,4 +256,5 @@ def progress(
         families,
         streak(session, member.id, channel_dates),
         answers,
+        (float(raw), float(calibrated), int(count)) if count else None,
     )

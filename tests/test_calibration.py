@@ -188,3 +188,9 @@ def test_results_switch_to_calibrated_scores_with_enough_votes(
     # a mock only bob scores: his 4s are taken down by his leniency, the raw score stays shown
     alone = scored_mock(h, {"bob": 4})
     assert alone.startswith(f"Overall {4 - 24 / 22:.2f} / 4 calibrated (raw 4.00) from 1 voter")
+    # progress shows the calibrated overall beside the raw one, from the stored results
+    reply = h.command("alice", "progress")
+    assert reply is not None
+    shown = dict(reply.message.fields)["Overall, calibrated for rater leniency"]
+    # the second mock (bob 4, carol 2) calibrates to 3.00 both ways; the third is bob's alone
+    assert shown == f"{(3.0 + 4 - 24 / 22) / 2:.2f} (raw 3.50) over 2 mock(s)"

@@ -421,6 +421,14 @@ def progress(ctx: Context, request: Progress, actor: Actor, place: Place) -> Rep
         ("Mocks done", str(report.mocks_done)),
         ("Daily answers", f"{report.daily_answers} (streak {report.streak})"),
     ]
+    if report.calibrated is not None:
+        raw, calibrated, count = report.calibrated
+        fields.append(
+            (
+                "Overall, calibrated for rater leniency",
+                f"{calibrated:.2f} (raw {raw:.2f}) over {count} mock(s)",
+            )
+        )
     if missed:
         fields.append(("No-shows", f"{missed} booked mock(s) missed"))
     for criterion in rubric.criteria:
