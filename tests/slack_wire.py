@@ -40,7 +40,8 @@ class Server:
 
         def serve() -> None:
             asyncio.set_event_loop(self.loop)
-            self.runner = web.AppRunner(self.application)
+            # a fake may hold a connection on purpose: shut down without waiting long for it
+            self.runner = web.AppRunner(self.application, shutdown_timeout=2.0)
             self.loop.run_until_complete(self.runner.setup())
             site = web.TCPSite(self.runner, "127.0.0.1", 0)
             self.loop.run_until_complete(site.start())
