@@ -15,45 +15,23 @@ from sqlalchemy import select
 
 from bank.db import Database
 from bank.models import Booking, Interview, Member, MemberNote, Question
-from bot.adapters.slack import build, http_app
-from bot.clock import ManualClock
-from bot.engine import Dojo
 from scoring.models import PointsEntry
-from tests.fake_slack import FakeSlack
-from tests.slack_wire import Server, SlackClient
 from tests.test_partners import QUESTION
 from tests.test_slack import (
-    START,
-    USERS,
     Slack,
-    _record_timestamps,
     all_text,
     check_block_kit,
     check_modal,
     header,
     ok,
+    running_slack,
 )
 
 
 @pytest.fixture
 def wire(bank_db: Database) -> Iterator[Slack]:
-    fake = FakeSlack(users=dict(USERS))
-    api_url = fake.start()
-    clock = ManualClock(start=START)
-    bot = build(
-        lambda port: Dojo(bank_db, port, clock, platform="slack", seed="t"),
-        token="xoxb-test-token",
-        signing_secret="test-signing-secret",
-        api_url=api_url,
-    )
-    _record_timestamps(fake)
-    server = Server(http_app(bot))
-    url = server.start()
-    try:
-        yield Slack(fake, SlackClient(url), bot, clock)
-    finally:
-        server.stop()
-        fake.stop()
+    with running_slack(bank_db) as slack:
+        yield slack
 
 
 def ephemerals(slack: Slack, mark: int, user: str) -> list[dict[str, Any]]:
