@@ -52,16 +52,20 @@ STYLES = {
 NO_PINGS = discord.AllowedMentions.none()
 
 
+MARKDOWN_OPENERS = "<[`*_~|"
+
+
 def _escape_openers(escaped: str) -> str:
-    """`<` and `[` escaped wherever discord.py left them bare (it escapes `[` only in a whole
-    masked link); pairs it already escaped are copied as they are."""
+    """`<`, `[` and the formatting characters escaped wherever discord.py left them bare (inside
+    a whole masked link it escapes only the `[`, so a backtick in the URL part stayed live);
+    pairs it already escaped are copied as they are."""
     out: list[str] = []
     chars = iter(escaped)
     for char in chars:
         if char == "\\":
             out += [char, next(chars, "")]
         else:
-            out.append("\\" + char if char in "<[" else char)
+            out.append("\\" + char if char in MARKDOWN_OPENERS else char)
     return "".join(out)
 
 
