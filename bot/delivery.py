@@ -13,9 +13,10 @@ retries, restarts and SIGKILL (a `pending` row is looked up before anything is s
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +59,28 @@ def describe(outcome: Outcome) -> str:
         case Ambiguous():
             return "the platform did not answer, so I cannot tell whether it arrived"
     return "it went through"
+
+
+def backoff(outcome: Transient, attempt: int) -> float | None:
+    """Seconds to wait after a Transient outcome of attempt number `attempt` (from 0): what
+    the platform asked, else exponential; None when that is too long or attempts are spent."""
+    wait = BACKOFF * 2**attempt if outcome.retry_after is None else outcome.retry_after
+    return None if wait > MAX_WAIT or attempt == MAX_ATTEMPTS - 1 else wait
+
+
+async def retry_async(call: Callable[[], Awaitable[Outcome]]) -> Outcome:
+    """`Courier.retry` for an unkeyed call awaited on the event loop (a reply): Transient waits
+    without holding a thread; Ambiguous is not repeated (it might double)."""
+    outcome: Outcome = Ambiguous("not attempted")
+    for attempt in range(MAX_ATTEMPTS):
+        outcome = await call()
+        if not isinstance(outcome, Transient):
+            return outcome
+        wait = backoff(outcome, attempt)
+        if wait is None:
+            return outcome
+        await asyncio.sleep(wait)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -133,9 +156,8 @@ class Courier:
             if isinstance(outcome, Delivered | Permanent):
                 return outcome
             if isinstance(outcome, Transient):
-                wait = outcome.retry_after
-                wait = BACKOFF * 2**attempt if wait is None else wait
-                if wait > MAX_WAIT or attempt == MAX_ATTEMPTS - 1:
+                wait = backoff(outcome, attempt)
+                if wait is None:
                     return outcome
                 self.sleep(wait)
                 continue

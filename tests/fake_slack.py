@@ -53,6 +53,7 @@ class FakeSlack:
     def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # Slack takes read methods as GET too
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{command}", self._respond)
         self._server = Server(app)
@@ -103,6 +104,7 @@ class FakeSlack:
             params: dict[str, Any] = json.loads(raw or "{}")
         else:
             params = dict(parse_qsl(raw))
+        params = {**request.query, **params}
         for key in ("blocks", "view", "attachments", "files"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])

@@ -193,7 +193,8 @@ def test_which_thread_replies_count_as_answers(
 ) -> None:
     mark = slack.fake.mark()
     ok(slack.client.command("UADMIN", "daily now"))
-    slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "chat.postMessage")))
+    # the confirmation comes once the post is stored: only then can anyone reply to it
+    slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "chat.postEphemeral")))
     daily_ts = slack.fake.since(mark, "chat.postMessage")[0].params["_ts"]
     ok(slack.client.thread_message("UCAROL", daily_ts, "my answer", event_id="EvX", **extra))
     ok(slack.client.thread_message("UDAVE", daily_ts, "plain", event_id="EvY"))  # a sentinel

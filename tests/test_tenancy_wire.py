@@ -9,12 +9,12 @@ question due: each platform receives only its own post, exactly once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -36,6 +36,8 @@ from tests.fake_discord import API_PREFIX, EPHEMERAL, FakeDiscord, pointed_at_fa
 from tests.fake_slack import FakeSlack
 from tests.slack_wire import Server, SlackClient
 from tests.test_discord import TOKEN, answer, text_of
+
+T = TypeVar("T")
 
 START = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
 
@@ -75,6 +77,11 @@ class SlackTeam:
     fake: FakeSlack
     client: SlackClient
     bot: SlackBot
+    server: Server
+
+    def run(self, job: Coroutine[Any, Any, T]) -> T:
+        """Await `job` on the bot's event loop (its HTTP session lives there)."""
+        return asyncio.run_coroutine_threadsafe(job, self.server.loop).result(10)
 
     @property
     def dojo(self) -> Dojo:
@@ -105,7 +112,7 @@ def slack_team(db: Database, clock: ManualClock, team: str) -> Iterator[SlackTea
     server = Server(http_app(bot))
     url = server.start()
     try:
-        yield SlackTeam(team, fake, SlackClient(url, team=team), bot)
+        yield SlackTeam(team, fake, SlackClient(url, team=team), bot, server)
     finally:
         server.stop()
         fake.stop()
@@ -152,8 +159,8 @@ def test_slack_admin_counts_only_within_its_team(teams: tuple[SlackTeam, SlackTe
         lambda: any("Scheduled" in str(c.params) for c in a.fake.since(mark, "chat.postMessage"))
     )
     # the same user id looked up for team A says nothing about team B (cached per team)
-    assert a.bot.users.lookup("TA", "UGRID") is not None
-    assert a.bot.actor("TB", "UOUTSIDER", None).is_admin is False
+    assert a.run(a.bot.users.lookup("TA", "UGRID")) is not None
+    assert a.run(a.bot.actor("TB", "UOUTSIDER", None)).is_admin is False
 
 
 def test_slack_mentions_are_resolved_by_slack(

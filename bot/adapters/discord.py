@@ -594,7 +594,6 @@ class DojoDiscord(discord.AutoShardedClient):
         except discord.NotFound:
             pass  # removed by hand already
 
-
     # -- events ---------------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:

@@ -80,7 +80,8 @@ def classify_slack(exc: BaseException) -> Outcome:
     """Map a `SlackApiError` or a connection error from slack_sdk's urllib client."""
     if isinstance(exc, SlackApiError):
         response = exc.response
-        error = str(response.get("error") or "")
+        data = response.data if isinstance(response.data, dict) else {}  # a proxy's HTML page
+        error = str(data.get("error") or "")
         status = int(response.status_code)
         if status == 429 or error == "ratelimited":
             return Transient(_seconds(response.headers.get("Retry-After")), "ratelimited")
@@ -143,11 +144,15 @@ def attempt(
         return None, outcome
 
 
-async def attempt_async(call: Awaitable[T], what: str) -> tuple[T | None, Outcome]:
-    """`attempt` for a discord.py coroutine (awaited here)."""
+async def attempt_async(
+    call: Awaitable[T],
+    what: str,
+    classify: Callable[[BaseException], Outcome] = classify_discord,
+) -> tuple[T | None, Outcome]:
+    """`attempt` for a coroutine (awaited here): discord.py's, or slack_sdk's async client."""
     try:
         return await call, Delivered()
     except Exception as exc:
-        outcome = classify_discord(exc)
+        outcome = classify(exc)
         log.warning("%s: %s (%s)", what, outcome, exc)
         return None, outcome

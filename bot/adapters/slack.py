@@ -1,7 +1,8 @@
 """Slack: the real Bolt app for the core (DESIGN.md §2, §6).
 
-Requests are acknowledged at once; the core runs after the ack in Bolt's worker threads and
-answers through the Web API (`SLACK_API_URL`), so nothing waits on Slack's 3-second limit.
+Requests are acknowledged on the event loop before any database or Web API call; the work
+goes to a bounded queue (bot/workqueue.py) and answers through the Web API (`SLACK_API_URL`),
+so no burst pushes an acknowledgement past Slack's 3-second limit.
 HTTP mode serves `/slack/events` and `/healthz` with aiohttp; Socket Mode is used when an app
 token is configured. Only this module (with blockkit.py) knows it is talking to Slack.
 """
@@ -13,23 +14,24 @@ import functools
 import json
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, submitted_fields
-from bot.adapters.faults import attempt, classify_slack
-from bot.delivery import describe
+from bot.adapters.faults import attempt, attempt_async, classify_slack
+from bot.delivery import describe, retry_async
 from bot.engine import Dojo
 from bot.port import (
     Action,
@@ -44,6 +46,7 @@ from bot.port import (
     ResolvedUser,
 )
 from bot.render import SCORE
+from bot.workqueue import BUSY, WorkQueue
 
 log = logging.getLogger("dojo.slack")
 PLATFORM = "slack"
@@ -58,6 +61,15 @@ def web_client(token: str, base_url: str) -> WebClient:
     """A Web API client for `base_url`. No retry handlers: a post whose connection dropped may
     already exist, so retries are the core's decision (bot/delivery.py), not the SDK's."""
     return WebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        retry_handlers=[],
+    )
+
+
+def async_web_client(token: str, base_url: str) -> AsyncWebClient:
+    """`web_client` for the event loop (the listeners' lookups and replies)."""
+    return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         retry_handlers=[],
@@ -214,32 +226,31 @@ class SlackUser:
 
 class UserCache:
     """`users.info` answers, kept a few minutes per (team, user): a user id seen in one team's
-    request is never answered from another team's lookup."""
+    request is never answered from another team's lookup. Lookups are awaited on the event loop
+    (no thread waits on Slack)."""
 
-    def __init__(self, client: WebClient, ttl: float = ADMIN_CACHE_SECONDS) -> None:
+    def __init__(self, client: AsyncWebClient, ttl: float = ADMIN_CACHE_SECONDS) -> None:
         self.client = client
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, SlackUser]] = {}
-        self._lock = threading.Lock()
 
     def cached(self, team_id: str, user_id: str) -> SlackUser | None:
         """What is known without a Web API call (None when not looked up yet)."""
-        with self._lock:
-            hit = self._cache.get((team_id, user_id))
+        hit = self._cache.get((team_id, user_id))
         return hit[1] if hit is not None else None
 
-    def lookup(self, team_id: str, user_id: str) -> SlackUser | None:
-        """None when Slack does not know the user (`user_not_found`) or refuses to say."""
+    async def lookup(self, team_id: str, user_id: str) -> SlackUser | None:
+        """None when Slack does not know the user (`user_not_found`) or does not answer."""
         key = (team_id, user_id)
-        with self._lock:
-            hit = self._cache.get(key)
+        hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        try:
-            user = self.client.users_info(user=user_id)["user"]
-        except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
+        response, _ = await attempt_async(
+            self.client.users_info(user=user_id), "users.info", classify_slack
+        )
+        if response is None:
             return None
+        user = response["user"]
         profile = user.get("profile", {})
         grid = user.get("enterprise_user") or {}
         found = SlackUser(
@@ -257,39 +268,41 @@ class UserCache:
             enterprise_id=grid.get("enterprise_id"),
             deleted=bool(user.get("deleted")),
         )
-        with self._lock:
-            self._cache[key] = (time.monotonic(), found)
+        self._cache[key] = (time.monotonic(), found)
         return found
 
     def forget(self, team_id: str, user_id: str) -> None:
-        with self._lock:
-            self._cache.pop((team_id, user_id), None)
+        self._cache.pop((team_id, user_id), None)
 
 
 class SlackBot:
-    """Wires Bolt's listeners to the core."""
+    """Wires Bolt's listeners to the core, acknowledging first.
+
+    Every listener acknowledges before any database or Web API call (Slack allows 3 s), then
+    hands the rest to the process's `WorkQueue`: lookups and replies are awaited on the event
+    loop with `AsyncWebClient`, the core runs on the queue's worker threads. A full queue is
+    answered in the acknowledgement itself ("busy, try again").
+    """
 
     def __init__(
-        self, dojo: Dojo, client: WebClient, signing_secret: str, token_verification: bool = True
+        self, dojo: Dojo, client: AsyncWebClient, signing_secret: str, work: WorkQueue
     ) -> None:
         self.dojo = dojo
         self.client = client
+        self.work = work
         self.verifier = SignatureVerifier(signing_secret)
         self.users = UserCache(client)
-        self.app = App(
-            client=client,
-            signing_secret=signing_secret,
-            token_verification_enabled=token_verification,
-            process_before_response=False,
+        self.app = AsyncApp(
+            client=client, signing_secret=signing_secret, process_before_response=False
         )
         self.app.command("/mlsd")(self._on_command)
         self.app.action(re.compile(".+"))(self._on_action)  # every button, by action id
         self.app.view(re.compile(".+"))(self._on_view)  # every form, by callback id
-        self.app.event("message")(self._on_message)
-        self.app.event("user_change")(self._on_user_change)
-        self.app.event("team_join")(self._on_team_join)
+        self.app.event("message")(self._on_event(self._message, "message event"))
+        self.app.event("user_change")(self._on_event(self._user_change, "user_change event"))
+        self.app.event("team_join")(self._on_event(self._team_join, "team_join event"))
 
-    def actor(
+    async def actor(
         self,
         team_id: str,
         user_id: str,
@@ -301,33 +314,37 @@ class SlackBot:
         `lookup=False` when a form must open first: `views.open` has to be the handler's first
         Web API call (the trigger lives 3 s), so no `users.info` before it."""
         user = (
-            self.users.lookup(team_id, user_id) if lookup else self.users.cached(team_id, user_id)
+            await self.users.lookup(team_id, user_id)
+            if lookup
+            else self.users.cached(team_id, user_id)
         )
         if user is None:
             return Actor(team_id, user_id, name or user_id, False)
         return Actor(team_id, user_id, user.name, user.admin_of(team_id, enterprise_id))
 
-    def mentions(self, team_id: str, text: str) -> tuple[ResolvedUser, ...]:
+    async def mentions(self, team_id: str, text: str) -> tuple[ResolvedUser, ...]:
         """The users a command's text mentions, as Slack knows them (the `|label` is ignored);
         unknown or deactivated users are left out, so the core refuses them."""
         resolved = []
         for user_id in dict.fromkeys(_USER_MENTION.findall(text)):
-            user = self.users.lookup(team_id, user_id)
+            user = await self.users.lookup(team_id, user_id)
             if user is not None and not user.deleted:
                 resolved.append(ResolvedUser(user_id, user.name))
         return tuple(resolved)
 
-    # -- listeners (run after the ack, in Bolt's worker threads) -------------------------------
+    # -- listeners: acknowledge, then queue the work ---------------------------------------------
 
-    def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        with self._reported("/mlsd command"):
-            self._command(body, respond)
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        if not self.work.admit():
+            await ack(text=BUSY, response_type="ephemeral")  # shown to the user as is
+            return
+        await ack()
+        self.work.spawn(self._command(body, respond), "/mlsd command")
 
-    def _command(self, body: dict[str, Any], respond: Respond | None = None) -> None:
+    async def _command(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         team = body["team_id"]
         text = body.get("text", "")
-        actor = self.actor(
+        actor = await self.actor(
             team,
             body["user_id"],
             body.get("user_name"),
@@ -340,20 +357,22 @@ class SlackBot:
             actor,
             place,
             event_id=f"{team}:cmd:{body.get('trigger_id')}",  # duplicates are per team
-            mentions=self.mentions(team, text),
+            mentions=await self.mentions(team, text),
         )
-        reply = self.dojo.handle_command(command)
-        self._answer(reply, actor, place, body.get("trigger_id"), respond)
+        reply = await self.work.run_sync(lambda: self.dojo.handle_command(command))
+        await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
-    def _on_action(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        with self._reported("button"):
-            self._action(body, respond)
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        if self.work.admit():
+            self.work.spawn(self._action(body, respond), "button")
+        elif respond is not None:  # a button's acknowledgement cannot carry text
+            await respond(text=BUSY, response_type="ephemeral", replace_original=False)
 
-    def _action(self, body: dict[str, Any], respond: Respond | None = None) -> None:
+    async def _action(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         user = body["user"]
         scoring = any(a.get("action_id") == SCORE for a in body.get("actions", []))
-        actor = self.actor(
+        actor = await self.actor(
             body["team"]["id"], user["id"], user.get("username"), _enterprise(body), not scoring
         )
         container = body.get("container", {})
@@ -369,19 +388,24 @@ class SlackBot:
                 place,
                 event_id=f"{actor.workspace_id}:act:{element.get('action_ts')}:{user['id']}",
             )
-            reply = self.dojo.handle_action(action)
-            self._answer(reply, actor, place, body.get("trigger_id"), respond)
+            reply = await self.work.run_sync(functools.partial(self.dojo.handle_action, action))
+            await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
-    def _on_view(self, ack: Ack, body: dict[str, Any]) -> None:
-        ack()  # closes the modal; the outcome is posted where the form was opened
-        with self._reported("form"):
-            self._view(body)
+    async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        if not self.work.admit():
+            # the form stays open with what was typed, and says why (`response_action` errors)
+            await ack(response_action="errors", errors=_busy_errors(body["view"]))
+            return
+        await ack()  # closes the modal; the outcome is posted where the form was opened
+        self.work.spawn(self._view(body), "form")
 
-    def _view(self, body: dict[str, Any]) -> None:
+    async def _view(self, body: dict[str, Any]) -> None:
         view = body["view"]
         meta = json.loads(view.get("private_metadata") or "{}")
         user = body["user"]
-        actor = self.actor(body["team"]["id"], user["id"], user.get("username"), _enterprise(body))
+        actor = await self.actor(
+            body["team"]["id"], user["id"], user.get("username"), _enterprise(body)
+        )
         place = Place(meta.get("channel", ""), meta.get("thread"))
         action = Action(
             meta.get("form", view.get("callback_id", "")),
@@ -391,26 +415,26 @@ class SlackBot:
             submitted_fields(view),
             event_id=f"{actor.workspace_id}:view:{view['id']}:{view.get('hash', '')}",
         )
-        self._answer(self.dojo.handle_action(action), actor, place, None)
+        reply = await self.work.run_sync(functools.partial(self.dojo.handle_action, action))
+        await self._answer(reply, actor, place, None)
 
-    def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        with self._reported("message event"):
-            self._message(body, event)
+    def _on_event(
+        self,
+        handle: Callable[[dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]],
+        what: str,
+    ) -> Callable[[dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]]:
+        """Bolt acknowledges events itself; a full queue is refused before that, in
+        `http_app`, so that Slack delivers the event again later (Events API retries)."""
 
-    @contextmanager
-    def _reported(self, what: str) -> Iterator[None]:
-        """After the ack, failures are logged here: an exception escaping a Bolt listener
-        would make Bolt rewrite the (already sent) acknowledgement."""
-        try:
-            yield
-        except SlackApiError as exc:
-            log.warning(
-                "Slack refused a call while handling a %s: %s", what, exc.response.get("error")
-            )
-        except Exception:
-            log.exception("failed to handle a %s", what)
+        async def listener(body: dict[str, Any], event: dict[str, Any]) -> None:
+            if self.work.admit():
+                self.work.spawn(handle(body, event), what)
+            else:
+                log.warning("busy: a %s arrived while the queue was full and is dropped", what)
 
-    def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        return listener
+
+    async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # People's new replies in threads count (also "send to channel" ones and ones with
         # files); bots, edits, deletions and joins do not.
         if (
@@ -422,40 +446,35 @@ class SlackBot:
             return
         if event.get("thread_ts") == event.get("ts"):
             return
-        actor = self.actor(body.get("team_id", ""), event["user"], None)
+        actor = await self.actor(body.get("team_id", ""), event["user"], None)
         place = Place(event["channel"], event["thread_ts"])
-        self.dojo.handle_message(
-            actor, place, event_id=f"{actor.workspace_id}:{body.get('event_id')}"
-        )
+        event_id = f"{actor.workspace_id}:{body.get('event_id')}"
+        await self.work.run_sync(lambda: self.dojo.handle_message(actor, place, event_id))
 
-    def _on_user_change(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _user_change(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         """A deactivated user (`deleted: true`) leaves the leaderboards; a re-activated one
         comes back (Events API `user_change`)."""
-        with self._reported("user_change event"):
-            user = event["user"]
-            team = str(user.get("team_id") or body.get("team_id", ""))
-            self.users.forget(team, user["id"])
-            if user.get("deleted"):
-                self.dojo.member_left(team, user["id"])
-            else:
-                self.dojo.member_returned(team, user["id"])
+        user = event["user"]
+        team = str(user.get("team_id") or body.get("team_id", ""))
+        self.users.forget(team, user["id"])
+        change = self.dojo.member_left if user.get("deleted") else self.dojo.member_returned
+        await self.work.run_sync(lambda: change(team, user["id"]))
 
-    def _on_team_join(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        with self._reported("team_join event"):
-            user = event["user"]
-            team = str(user.get("team_id") or body.get("team_id", ""))
-            self.users.forget(team, user["id"])
-            self.dojo.member_returned(team, user["id"])
+    async def _team_join(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        user = event["user"]
+        team = str(user.get("team_id") or body.get("team_id", ""))
+        self.users.forget(team, user["id"])
+        await self.work.run_sync(lambda: self.dojo.member_returned(team, user["id"]))
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _answer(
+    async def _answer(
         self,
         reply: Reply | None,
         actor: Actor,
         place: Place,
         trigger_id: str | None,
-        respond: Respond | None = None,
+        respond: AsyncRespond | None = None,
     ) -> None:
         """Reply where the actor is: a form opens first; a refused post in a channel the bot
         cannot use goes back through the command's `response_url`, saying why and the fix."""
@@ -463,34 +482,52 @@ class SlackBot:
             return  # a duplicate delivery, already answered
         message = reply.message
         if message.form is not None and trigger_id:
-            form = message.form
-            _, opened = attempt(
-                lambda: self.client.views_open(
-                    trigger_id=trigger_id,
-                    view=modal_view(form, place.channel_id, place.thread_id),
-                ),
-                classify_slack,
+            view = modal_view(message.form, place.channel_id, place.thread_id)
+            _, opened = await attempt_async(
+                self.client.views_open(trigger_id=trigger_id, view=view),
                 "views.open",
+                classify_slack,
             )
             if isinstance(opened, Delivered):
                 return
             # the form's message says how to do the same inline
             message = replace(message, text=f"The form could not open. {message.text}", form=None)
             reply = Reply(message, private=True)
-        courier = self.dojo.ctx.courier
-        outcome = (
-            courier.private(actor.user_id, place, message)
-            if reply.private
-            else courier.post(Place(place.channel_id, place.thread_id), message)
-        )
+        outcome = await self._deliver(reply, actor, place, message)
         if isinstance(outcome, Permanent) and respond is not None:
             note = f"(I cannot post in this channel myself: {describe(outcome)}.)"
-            respond(
+            await respond(
                 text=f"{fallback_text(message)}\n{note}",
                 blocks=[*message_blocks(message), _context(note)],
                 response_type="ephemeral" if reply.private else "in_channel",
                 replace_original=False,
             )
+
+    async def _deliver(self, reply: Reply, actor: Actor, place: Place, message: Message) -> Outcome:
+        """A private text reply is an ephemeral message, awaited here; files (a DM with an
+        upload) and public posts go through the core's courier on a worker thread."""
+        if reply.private and not (message.images or message.files):
+
+            async def ephemeral() -> Outcome:
+                response, outcome = await attempt_async(
+                    self.client.chat_postEphemeral(
+                        channel=place.channel_id,
+                        user=actor.user_id,
+                        thread_ts=place.thread_id,
+                        text=fallback_text(message),
+                        blocks=message_blocks(message),
+                    ),
+                    "chat.postEphemeral",
+                    classify_slack,
+                )
+                return Delivered(str(response["message_ts"])) if response is not None else outcome
+
+            return await retry_async(ephemeral)
+        courier = self.dojo.ctx.courier
+        target = Place(place.channel_id, place.thread_id)
+        if reply.private:
+            return await self.work.run_sync(lambda: courier.private(actor.user_id, target, message))
+        return await self.work.run_sync(lambda: courier.post(target, message))
 
 
 def _opens_form(text: str) -> bool:
@@ -508,19 +545,27 @@ def _enterprise(body: dict[str, Any]) -> str | None:
     return enterprise.get("id") if isinstance(enterprise, dict) else None
 
 
+def _busy_errors(view: dict[str, Any]) -> dict[str, str]:
+    """`response_action: errors` needs an input block to show the message under."""
+    inputs = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    return {inputs[0]: BUSY} if inputs else {}
+
+
 def build(
     dojo_factory: Callable[[SlackPort], Dojo],
     token: str,
     signing_secret: str,
     api_url: str,
-    token_verification: bool = True,
+    work: WorkQueue | None = None,
 ) -> SlackBot:
     """The bot for one token. A bot token belongs to one team (`auth.test`'s `team_id`): this
-    process does due work (daily prompts, reminders, results) for that team's channels only."""
+    process does due work (daily prompts, reminders, results) for that team's channels only.
+    The core and the scheduler use a synchronous client on their own threads; the listeners
+    an `AsyncWebClient` on the event loop."""
     client = web_client(token, api_url)
     dojo = dojo_factory(SlackPort(client))
     dojo.limit_to(frozenset({str(client.auth_test()["team_id"])}))
-    return SlackBot(dojo, client, signing_secret, token_verification)
+    return SlackBot(dojo, async_web_client(token, api_url), signing_secret, work or WorkQueue())
 
 
 _SHAPES: dict[str, tuple[type, ...]] = {
@@ -565,33 +610,52 @@ def signed_by_slack(verifier: SignatureVerifier, raw: bytes, headers: Any) -> bo
 
 
 def http_app(bot: SlackBot) -> web.Application:
-    """`POST /slack/events` for everything Slack sends, `GET /healthz` for load balancers."""
+    """`POST /slack/events` for everything Slack sends, `GET /healthz` for load balancers.
+
+    The signature is checked on the raw bytes before anything parses them; an event arriving
+    while the work queue is full gets 503, which Slack answers by sending it again later
+    (Events API retries), so it is not lost."""
 
     async def events(request: web.Request) -> web.Response:
         raw = await request.read()  # aiohttp refuses bodies over 1 MiB with 413 by itself
         if not signed_by_slack(bot.verifier, raw, request.headers):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
-            bolt_request = BoltRequest(
+            bolt_request = AsyncBoltRequest(
                 body=raw.decode("utf-8"),
                 query=request.query_string,
                 headers={k: v for k, v in request.headers.items()},
             )
             if not plausible_shape(bolt_request.body):
                 raise ValueError("the body does not have the shape Slack sends")
-            response = await asyncio.to_thread(bot.app.dispatch, bolt_request)
+            if bolt_request.body.get("type") == "event_callback" and bot.work.full():
+                return web.json_response({"error": "busy"}, status=503)
+            response = await bot.app.async_dispatch(bolt_request)
         except Exception as exc:  # a signed body Bolt cannot read: refused, one log line
             log.warning("malformed Slack request refused (%s: %s)", type(exc).__name__, exc)
             return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        return web.json_response({"ok": True, "in_flight": bot.work.in_flight})
 
     application = web.Application()
     application.router.add_post("/slack/events", events)
     application.router.add_get("/healthz", healthz)
+    application.cleanup_ctx.append(lambda _: serving(bot))
     return application
+
+
+@asynccontextmanager
+async def serving(bot: SlackBot) -> AsyncIterator[None]:
+    """One HTTP session for every Web API call while serving (kept-alive connections); at
+    shutdown the jobs in flight finish before the session closes."""
+    bot.client.session = aiohttp.ClientSession()
+    try:
+        yield
+    finally:
+        await bot.work.drain()
+        await bot.client.session.close()
 
 
 def run_slack(
@@ -601,19 +665,25 @@ def run_slack(
     api_url: str,
     app_token: str | None,
     port: int,
+    work: WorkQueue | None = None,
 ) -> None:
     """Serve until interrupted: Socket Mode with an app token, HTTP on `port` otherwise."""
     from bot.scheduler import Ticker
 
-    bot = build(dojo_factory, token, signing_secret, api_url)
+    bot = build(dojo_factory, token, signing_secret, api_url, work)
     ticker = Ticker(bot.dojo)
     ticker.start()
     try:
         if app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            SocketModeHandler(bot.app, app_token).start()  # type: ignore[no-untyped-call]
+            asyncio.run(_socket_mode(bot, app_token))
         else:
             web.run_app(http_app(bot), host="0.0.0.0", port=port, print=None)
     finally:
         ticker.stop()
+
+
+async def _socket_mode(bot: SlackBot, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    async with serving(bot):
+        await AsyncSocketModeHandler(bot.app, app_token).start_async()  # type: ignore[no-untyped-call]
