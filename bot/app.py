@@ -41,7 +41,12 @@ def startup_lock(db: Database) -> Iterator[None]:
 
 def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     """The database, migrated to head and holding at least the built-in bank."""
-    db = Database(settings.database_url)
+    pool = (
+        {"pool_size": settings.dojo_workers + 2}
+        if settings.database_url.startswith("postgres")
+        else {}
+    )
+    db = Database(settings.database_url, **pool)  # a connection per core worker, the ticker's
     if upgrade:
         with startup_lock(db):
             migrate.upgrade(db)

@@ -54,6 +54,7 @@ from bot.app import configure_logging, open_database, redact
 from bot.community import workspace_for
 from bot.config import ConfigError, Platform, Settings, load_settings
 from bot.ratelimit import RateLimiter, RateLimitSettings
+from bot.workqueue import WorkQueue
 from scoring import totals
 from scoring.results import rebuild_results
 from scoring.rubric import Rubric, rubric_for
@@ -433,6 +434,7 @@ def _run_slack(settings: Settings, port: int) -> None:
         settings.slack_api_url,
         app_token.get_secret_value() if app_token else None,
         port,
+        WorkQueue(settings.dojo_workers, settings.dojo_queue_limit),
     )
 
 
@@ -465,6 +467,7 @@ def _run_discord(settings: Settings, sharded: bool) -> None:
         sharded,
         voice_rooms=settings.discord_voice_rooms,
         members_intent=settings.discord_members_intent,
+        work=WorkQueue(settings.dojo_workers, settings.dojo_queue_limit),
     )
 
 

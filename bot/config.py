@@ -31,6 +31,10 @@ class Settings(DatabaseSettings, PointsSettings):
     discord_members_intent: bool = False
     # how many interviewers one mock may name (mentions beyond it are refused)
     dojo_max_interviewers: int = Field(default=4, ge=1, le=25)
+    # acknowledge first (bot/workqueue.py): threads for the core's database work (the database
+    # pool is sized to match), and jobs admitted at once before "busy, try again" answers
+    dojo_workers: int = Field(default=8, ge=1, le=64)
+    dojo_queue_limit: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
     @classmethod

@@ -84,9 +84,9 @@ class WorkQueue:
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
-    async def run_sync(self, call: Callable[[], T]) -> T:
-        """`call()` on one of the core's worker threads; waits without holding the loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+    async def run_sync(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` on one of the core's worker threads; waits without holding the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Let running jobs finish (a shutdown must not cut a vote in half), then stop the

@@ -54,10 +54,14 @@ from bot.port import (
     ResolvedUser,
     Style,
 )
+from bot.workqueue import BUSY, WorkQueue
 
 log = logging.getLogger("dojo.discord")
 PLATFORM = "discord"
-ANSWER_WITHIN = 2.0  # seconds of core work before the interaction is deferred
+# seconds of core work before the interaction is deferred: long enough for a quick answer (or a
+# form, which must be the first response) to go out directly, short enough that a queue behind
+# a burst still answers every interaction well inside Discord's 3 s
+ANSWER_WITHIN = 0.3
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 # What the bot needs in a channel: see `invite_url`.
 PERMISSIONS = discord.Permissions(
@@ -283,6 +287,7 @@ class DojoDiscord(discord.AutoShardedClient):
         sync_commands: bool = True,
         voice_rooms: bool = False,
         members_intent: bool = False,
+        work: WorkQueue | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()  # guild messages without message content
@@ -294,12 +299,19 @@ class DojoDiscord(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
         self.sync_commands = sync_commands
+        self.work = work or WorkQueue()
         self.voice_rooms = voice_rooms
         self.tree.add_command(build_group(self))
         self.synced = asyncio.Event()
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CoreButton)
+
+    async def close(self) -> None:
+        """Jobs in flight finish (or are cancelled after a while) before the connection goes:
+        their answers still need it."""
+        await self.work.drain()
+        await super().close()
 
     async def on_ready(self) -> None:
         if self.sync_commands and not self.synced.is_set():
@@ -334,8 +346,17 @@ class DojoDiscord(discord.AutoShardedClient):
     async def answer(
         self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None]
     ) -> None:
+        """Queue the core's work, or answer "busy" at once when the queue is full."""
+        if not self.work.admit():
+            await interaction.response.send_message(BUSY, ephemeral=True)
+            return
+        self.work.spawn(self._answer(interaction, work), f"/{interaction.command or 'button'}")
+
+    async def _answer(
+        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None]
+    ) -> None:
         """Run the core; answer in time (defer if it takes long), privately when it says so."""
-        task = asyncio.ensure_future(asyncio.to_thread(work))
+        task = asyncio.ensure_future(self.work.run_sync(work))
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
         deferred = not done
         if deferred:
@@ -435,12 +456,12 @@ class DojoDiscord(discord.AutoShardedClient):
             return
         key = (interaction.user.id, f"{page.form.form_id}@{page.form.value}")
         user, now = str(interaction.user.id), self.dojo.ctx.now()
-        saved = await asyncio.to_thread(drafts.load, self.dojo.db, PLATFORM, user, key[1], now)
+        saved = await self.work.run_sync(drafts.load, self.dojo.db, PLATFORM, user, key[1], now)
         fields = {**(saved[1] if saved else {}), **page.values()}
         if page.last:
-            await asyncio.to_thread(drafts.drop, self.dojo.db, PLATFORM, user, key[1])
+            await self.work.run_sync(drafts.drop, self.dojo.db, PLATFORM, user, key[1])
         else:  # in the database: a restart or another shard can take the next page
-            await asyncio.to_thread(
+            await self.work.run_sync(
                 drafts.save, self.dojo.db, PLATFORM, user, key[1], page.form, fields, now
             )
         if not page.last:
@@ -475,7 +496,7 @@ class DojoDiscord(discord.AutoShardedClient):
         self, interaction: discord.Interaction[Any], value: str, place: Place
     ) -> None:
         form_key, _, page = value.rpartition(":")
-        saved = await asyncio.to_thread(
+        saved = await self.work.run_sync(
             drafts.load,
             self.dojo.db,
             PLATFORM,
@@ -604,15 +625,15 @@ class DojoDiscord(discord.AutoShardedClient):
             return
         actor = Actor(str(message.guild.id), str(message.author.id), message.author.display_name)
         place = Place(str(message.channel.parent_id), str(message.channel.id))
-        await asyncio.to_thread(self.dojo.handle_message, actor, place, f"msg:{message.id}")
+        await self.work.run_sync(self.dojo.handle_message, actor, place, f"msg:{message.id}")
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """GUILD_MEMBER_REMOVE (Server Members intent): hidden from leaderboards, history kept."""
-        await asyncio.to_thread(self.dojo.member_left, str(payload.guild_id), str(payload.user.id))
+        await self.work.run_sync(self.dojo.member_left, str(payload.guild_id), str(payload.user.id))
 
     async def on_member_join(self, member: discord.Member) -> None:
         """GUILD_MEMBER_ADD: someone who left and came back reappears on leaderboards."""
-        await asyncio.to_thread(self.dojo.member_returned, str(member.guild.id), str(member.id))
+        await self.work.run_sync(self.dojo.member_returned, str(member.guild.id), str(member.id))
 
 
 def _send_kwargs(part: Part, nonce: str | None = None) -> dict[str, Any]:
@@ -659,7 +680,7 @@ def build_group(bot: DojoDiscord) -> app_commands.Group:
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         guild = str(interaction.guild_id) if interaction.guild_id else None
-        return await asyncio.to_thread(_topic_choices, bot.dojo, guild, current)
+        return await bot.work.run_sync(_topic_choices, bot.dojo, guild, current)
 
     @group.command(name="help", description=_describe("help"))
     async def help_(interaction: discord.Interaction[Any], command: str | None = None) -> None:
@@ -788,6 +809,7 @@ def run_discord(
     sharded: bool,
     voice_rooms: bool = False,
     members_intent: bool = False,
+    work: WorkQueue | None = None,
 ) -> None:
     """Connect and serve until interrupted; the scheduler runs beside the gateway connection."""
     from bot.scheduler import Ticker
@@ -796,7 +818,11 @@ def run_discord(
         gateway_url = asyncio.run(discover_gateway(api_url, token))
     point_at(api_url, gateway_url)
     bot = DojoDiscord(
-        dojo_factory, sharded=sharded, voice_rooms=voice_rooms, members_intent=members_intent
+        dojo_factory,
+        sharded=sharded,
+        voice_rooms=voice_rooms,
+        members_intent=members_intent,
+        work=work,
     )
     ticker = Ticker(bot.dojo)
     ticker.start()

@@ -388,7 +388,7 @@ class SlackBot:
                 place,
                 event_id=f"{actor.workspace_id}:act:{element.get('action_ts')}:{user['id']}",
             )
-            reply = await self.work.run_sync(functools.partial(self.dojo.handle_action, action))
+            reply = await self.work.run_sync(self.dojo.handle_action, action)
             await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
     async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -415,7 +415,7 @@ class SlackBot:
             submitted_fields(view),
             event_id=f"{actor.workspace_id}:view:{view['id']}:{view.get('hash', '')}",
         )
-        reply = await self.work.run_sync(functools.partial(self.dojo.handle_action, action))
+        reply = await self.work.run_sync(self.dojo.handle_action, action)
         await self._answer(reply, actor, place, None)
 
     def _on_event(
