@@ -145,6 +145,7 @@ class SlackClient:
                 "user": {"id": user, "username": user.lower(), "team_id": self.team},
                 "api_app_id": "A1",
                 "trigger_id": f"trigger-{next(self._ids)}",
+                "response_url": self.response_url,
                 "container": {
                     "type": "message",
                     "message_ts": message_ts,
@@ -192,6 +193,7 @@ class SlackClient:
                     "type": "modal",
                     "callback_id": view["callback_id"],
                     "private_metadata": view["private_metadata"],
+                    "blocks": view["blocks"],
                     "hash": "h1",
                     "state": {"values": state},
                 },

@@ -18,6 +18,7 @@ from bank.models import DailyAnswer
 from bot.adapters.discord import DojoDiscord, client_id_from_token, invite_url
 from bot.clock import ManualClock
 from bot.engine import Dojo
+from bot.workqueue import WorkQueue
 from scoring.models import MockResult, PointsEntry, Vote
 from tests.fake_discord import EPHEMERAL, FakeDiscord, pointed_at_fake
 
@@ -35,10 +36,11 @@ def fake() -> Iterator[FakeDiscord]:
 class Running:
     """The bot on its own event loop thread, like `dojo run` but stoppable from the test."""
 
-    def __init__(self, db: Database, clock: ManualClock) -> None:
+    def __init__(self, db: Database, clock: ManualClock, work: WorkQueue | None = None) -> None:
         self.bot = DojoDiscord(
             lambda port: Dojo(db, port, clock, platform="discord", seed="t"),
             guild_ready_timeout=0.05,
+            work=work,
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -21,6 +21,7 @@ from bot.adapters.slack import SlackBot, build, http_app
 from bot.adapters.slack_manifest import METHOD_SCOPES, bot_scopes, manifest
 from bot.clock import ManualClock
 from bot.engine import Dojo
+from bot.workqueue import WorkQueue
 from scoring.models import PointsEntry, Vote
 from scoring.rubric import DEFAULT_RUBRIC
 from tests.fake_slack import FakeSlack
@@ -43,6 +44,7 @@ class Slack:
     client: SlackClient
     bot: SlackBot
     clock: ManualClock
+    server: Server
 
     @property
     def dojo(self) -> Dojo:
@@ -78,7 +80,7 @@ def slack(bank_db: Database) -> Iterator[Slack]:
 
 
 @contextmanager
-def running_slack(bank_db: Database) -> Iterator[Slack]:
+def running_slack(bank_db: Database, work: WorkQueue | None = None) -> Iterator[Slack]:
     """The real Bolt app on a local port, its Web API calls going to a fake Slack."""
     fake = FakeSlack(users=dict(USERS))
     api_url = fake.start()
@@ -88,12 +90,13 @@ def running_slack(bank_db: Database) -> Iterator[Slack]:
         token="xoxb-test-token",
         signing_secret="test-signing-secret",
         api_url=api_url,
+        work=work,
     )
     _record_timestamps(fake)
     server = Server(http_app(bot))
     url = server.start()
     try:
-        yield Slack(fake, SlackClient(url), bot, clock)
+        yield Slack(fake, SlackClient(url), bot, clock, server)
     finally:
         server.stop()
         fake.stop()

@@ -366,8 +366,20 @@ class SlackBot:
         await ack()
         if self.work.admit():
             self.work.spawn(self._action(body, respond), "button")
-        elif respond is not None:  # a button's acknowledgement cannot carry text
+            return
+        # a button's acknowledgement cannot carry text: response_url, else an ephemeral message
+        if body.get("response_url"):
             await respond(text=BUSY, response_type="ephemeral", replace_original=False)
+            return
+        channel = (body.get("container") or {}).get("channel_id") or (
+            body.get("channel") or {}
+        ).get("id")
+        if channel:
+            await attempt_async(
+                self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=BUSY),
+                "chat.postEphemeral",
+                classify_slack,
+            )
 
     async def _action(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         user = body["user"]

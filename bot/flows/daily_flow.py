@@ -148,7 +148,11 @@ def post_due(ctx: Context) -> int:
                 claimed = (
                     None if channel is None else daily.claim_prompt(session, channel, now, ctx.seed)
                 )
-            if claimed is not None and isinstance(_post(ctx, claimed), Delivered):
+            if claimed is None or channel is None:
+                continue
+            if ctx.fanout is not None:  # per workspace: each has its own platform budget
+                ctx.fanout.wait(f"workspace:{channel.workspace_id}")
+            if isinstance(_post(ctx, claimed), Delivered):
                 posted += 1
     return posted
 
