@@ -133,11 +133,15 @@ def _daily_with_button(slack: Slack) -> tuple[dict[str, Any], str, str | None]:
     return slack.last_button("Reveal the guide")
 
 
+def _command_answered(slack: Slack, user: str, text: str) -> None:
+    mark = slack.fake.mark()
+    slack.client.command(user, text)
+    slack.fake.wait_for(lambda: bool(_ephemerals(slack, mark)))
+
+
 def _vote_form(slack: Slack) -> dict[str, Any]:
     for user, text in (("UALICE", "mock recsys"), ("UALICE", "end #1")):
-        mark = slack.fake.mark()
-        slack.client.command(user, text)
-        slack.fake.wait_for(lambda m=mark: bool(_ephemerals(slack, m)))  # one job at a time
+        _command_answered(slack, user, text)  # one job at a time: the queue holds one
     mark = slack.fake.mark()
     slack.client.command("UBOB", "vote #1")
     slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "views.open")))
