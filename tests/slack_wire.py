@@ -59,6 +59,9 @@ class Server:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+_IDS = itertools.count(1)
+
+
 @dataclass
 class Response:
     status: int
@@ -76,7 +79,7 @@ class SlackClient:
     response_url: str = "https://hooks.slack.invalid/commands/1"  # tests may point it at a fake
 
     def __post_init__(self) -> None:
-        self._ids = itertools.count(1)
+        self._ids = _IDS  # shared: Slack's trigger and view ids are unique across workers
 
     def post(
         self,

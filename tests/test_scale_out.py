@@ -1,5 +1,6 @@
 """Two Slack HTTP workers on one PostgreSQL database, requests alternating between them as a
-load balancer would send them; one scheduler leader, and another takes over when it dies."""
+load balancer would send them (one by one, then as a burst); one scheduler leader, and another
+takes over when it dies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,21 @@ def test_two_workers_behind_a_load_balancer(database_url_factory, tmp_path: Path
         fake.wait_for(
             lambda: any("vote is in" in all_text(p) for p in fake.of("chat.postEphemeral"))
         )
+
+        # a load leg: a burst of commands spread over both workers, every one acknowledged and
+        # answered exactly once
+        burst = 100
+        before = len(fake.of("chat.postEphemeral"))
+        with ThreadPoolExecutor(max_workers=20) as senders:
+            acks = list(
+                senders.map(
+                    lambda i: workers[i % 2].client.command("UDAVE", "help").status, range(burst)
+                )
+            )
+        assert acks == [200] * burst
+        fake.wait_for(lambda: len(fake.of("chat.postEphemeral")) >= before + burst, timeout=60)
+        time.sleep(0.5)  # a doubled answer would arrive now
+        assert len(fake.of("chat.postEphemeral")) == before + burst
 
         # the leader dies without cleaning up; the survivor takes the scheduler over
         leader = _lock_holders(db)[0]
