@@ -4,10 +4,13 @@ One scripted week (a pairing queue with a match and an expiry, two booked mocks 
 one started and one a no-show, a suggestion reviewed, the weekly digest) is run once per stop:
 either the bot process is replaced between two steps (a new `Dojo` on the same database, which
 catches up with `recover()` like `dojo run` does on start), or it dies in the middle of due work
-right before its n-th call to the platform (a `BaseException` no `except Exception` catches, so
-open transactions roll back as they would under SIGKILL). Whatever the stop, what people see at
-the end is the same: every note, reminder, thread and digest exactly once, each point and
-no-show recorded once.
+right before a chosen call to the platform, after the work was claimed (a `BaseException` that
+no `except Exception` catches, so open transactions roll back as they would under SIGKILL).
+Whatever the stop, what people see at the end is the same: every note, reminder, thread and
+digest exactly once, each point and no-show recorded once.
+
+Not covered: a kill inside a member's own command (say between a match and its announcement);
+like every command, that one is answered or not, and the member asks again.
 """
 
 from __future__ import annotations
