@@ -26,6 +26,7 @@ from bot.phases import PHASES, budget_seconds
 HOUR_BEFORE = timedelta(hours=1)
 SOON_BEFORE = timedelta(minutes=10)
 GRACE = timedelta(minutes=10)  # after the start time: no candidate + interviewer → no-show
+REOPEN_AFTER = timedelta(minutes=2)  # an opening claimed but not recorded this long: a crash
 MAX_AHEAD = timedelta(days=60)
 ROLES = ("candidate", "interviewer", "watcher")
 PLAYERS = ("candidate", "interviewer")
@@ -239,10 +240,15 @@ def _claim(
     return affected_rows(session, claim) == 1
 
 
-def claim_due(session: Session, scope: Scope, now: datetime) -> list[Due]:
+def claim_due(
+    session: Session, scope: Scope, now: datetime, reopen_after: timedelta = REOPEN_AFTER
+) -> list[Due]:
     """Reminders, openings and no-shows due now on `platform`, each claimed exactly once.
 
     The grace for "I'm here" runs from when the thread opened (late, if the platform refused).
+    An opening claimed more than `reopen_after` ago whose thread never got recorded (the
+    process died in between) is claimed again: the keyed thread post is then found or made
+    once, and nobody is a no-show for a thread they could not see.
 
     A reminder whose moment passed while the bot was down is skipped when a later step is
     already due (no "in an hour" note ten minutes before).
@@ -255,6 +261,7 @@ def claim_due(session: Session, scope: Scope, now: datetime) -> list[Due]:
             Booking.reminded_hour_at,
             Booking.reminded_soon_at,
             Booking.opened_at,
+            Booking.thread_external_id,
         )
         .where(
             scope.owns(Booking.workspace_id),
@@ -265,7 +272,24 @@ def claim_due(session: Session, scope: Scope, now: datetime) -> list[Due]:
         .limit(500)
     ).all()
     claimed: list[Due] = []
-    for booking_id, status, starts_at, hour_at, soon_at, opened_at in rows:
+    for booking_id, status, starts_at, hour_at, soon_at, opened_at, thread in rows:
+        if status == "open" and thread is None:
+            if (
+                opened_at is not None
+                and opened_at + reopen_after <= now
+                and _claim(
+                    session,
+                    booking_id,
+                    [
+                        Booking.status == "open",
+                        Booking.thread_external_id.is_(None),
+                        Booking.opened_at == opened_at,
+                    ],
+                    {"opened_at": now},
+                )
+            ):
+                claimed.append(Due(booking_id, "open"))
+            continue
         if status == "open":
             if (opened_at or starts_at) + GRACE <= now and _claim(
                 session,

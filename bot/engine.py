@@ -295,10 +295,12 @@ class Dojo:
 
     def recover(self) -> dict[str, int]:
         """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,
-        then catch up on due work once."""
+        open the booked mocks whose opening was cut off, then catch up on due work once."""
         reposted = daily_flow.repost_unconfirmed(self.ctx)
         resent = self.ctx.courier.resend_pending()
+        reopened = partner_flow.booking_steps(self.ctx, reopen_after=timedelta())
         done = self.run_due()
+        done["bookings"] += reopened
         return {**done, "reposted": done["reposted"] + reposted, "resent": done["resent"] + resent}
 
     # -- membership events ---------------------------------------------------------------------

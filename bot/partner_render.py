@@ -118,6 +118,9 @@ def matched(
     return Message(text, title="Practice partner found", tone=Tone.SUCCESS)
 
 
+NOBODY_FALLBACK = "A pairing request ended without a match: `/mlsd pair` to try again."
+
+
 def nobody_matched(window: str) -> Message:
     return Message(
         f"Nobody matched your pairing request ({window}). Try another time or a wider topic "

@@ -2,7 +2,8 @@
 
 Pairing with alternating roles, a booking reminded twice (direct messages) and started by
 "I'm here" in its thread, a no-show, a role ping whose `allowed_mentions` names only that role,
-and the weekly digest.
+the weekly digest, and member-suggested questions reviewed with buttons (approved into only that
+server's bank, or rejected with a reason).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import pytest
 from sqlalchemy import select
 
 from bank.db import Database
-from bank.models import Booking, DailyAnswer, Interview, Member
+from bank.models import Booking, DailyAnswer, Interview, Member, Question, Suggestion, Workspace
 from bot.adapters.discord import DojoDiscord, invite_url
 from bot.clock import ManualClock
 from bot.engine import Dojo
+from scoring.models import PointsEntry
 from tests.fake_discord import EPHEMERAL, MANAGE_CHANNELS, FakeDiscord, pointed_at_fake
 from tests.test_discord import (
     START,
@@ -33,6 +35,7 @@ from tests.test_discord import (
     newest_with,
     text_of,
 )
+from tests.test_partners import QUESTION
 
 
 @pytest.fixture
@@ -249,3 +252,122 @@ def test_voice_rooms_beside_mocks_only_when_switched_on(
         assert not fake.since(mark, "POST", "/channels")
     finally:
         running.close()
+
+
+def fill_form(
+    fake: FakeDiscord, opened: dict[str, Any], user: dict[str, Any], values: dict[str, str]
+) -> dict[str, Any]:
+    """Fill a core form page by page (Discord modals hold five inputs) as a member would:
+    submit a page, press "Continue" on the bot's note, get the next modal. Returns the last
+    submission (the interaction the core answers)."""
+    page = opened
+    while True:
+        assert page["type"] == 9, page  # a modal
+        check_limits(page)
+        fields = {
+            row["component"]["custom_id"]: values[row["component"]["custom_id"]]
+            for row in page["data"]["components"]
+        }
+        submission = fake.modal_submit(page["data"]["custom_id"], fields, user=user)
+        saved = answer(fake, submission)
+        if "Saved part" not in text_of(saved):
+            return submission
+        onward = next(
+            b["custom_id"] for row in saved["data"]["components"] for b in row["components"]
+        )
+        note = next(
+            m for m in reversed(list(fake.messages.values())) if onward in buttons(m).values()
+        )
+        page = answer(fake, fake.button_press(onward, note, user=user))
+
+
+def reply_message(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any]:
+    """The stored message that answered an interaction (its buttons can be pressed)."""
+    answer(fake, interaction)
+
+    def stored() -> dict[str, Any] | None:
+        found = fake.interactions[interaction["id"]].original_id
+        message = fake.messages.get(found or "")
+        return message if message is not None and text_of(message).strip() else None
+
+    fake.wait_for(lambda: stored() is not None)
+    message = stored()
+    assert message is not None
+    return message
+
+
+def test_suggestions_reviewed_with_buttons_over_the_wire(
+    fake: FakeDiscord, bank_db: Database
+) -> None:
+    other = fake.add_guild("Other server")
+    other_channel = fake.guild_channel_ids[other]
+    carol, dave = fake.add_user("carol"), fake.add_user("dave")
+    second = {**QUESTION, "slug": "fraud-refunds", "title": "Refund abuse"}
+    running = Running(bank_db, ManualClock(start=START))
+    try:
+        for user, values in ((carol, QUESTION), (dave, second)):
+            opened = answer(fake, fake.slash_command("mlsd", "suggest", {}, user=user))
+            sent = fill_form(fake, opened, user, values)
+            assert "waits for an admin's review" in reply_text(fake, sent)
+        refused = fake.slash_command("mlsd", "bank", {"action": "review"}, user=fake.bob)
+        assert "only workspace admins" in reply_text(fake, refused)
+
+        card = reply_message(
+            fake, fake.slash_command("mlsd", "bank", {"action": "review"}, user=fake.alice)
+        )
+        assert card["flags"] & EPHEMERAL and "Suggested by Carol" in text_of(card)
+        mark = fake.mark()
+        approved = reply_message(
+            fake, fake.button_press(buttons(card)["Approve"], card, user=fake.alice)
+        )
+        assert "Approved fraud-gift-cards" in text_of(approved)
+        assert "Suggested by Dave" in text_of(approved)  # the next one waits below
+        fake.wait_for(lambda: direct_messages(fake, mark, "is in the bank now") == 1)
+        assert direct_messages(fake, mark, "+25 points") == 1
+
+        form = answer(
+            fake, fake.button_press(buttons(approved)["Reject"], approved, user=fake.alice)
+        )
+        assert form["type"] == 9
+        mark = fake.mark()
+        done = fill_form(fake, form, fake.alice, {"reason": "Too close to gift-card fraud"})
+        assert "Rejected fraud-refunds" in reply_text(fake, done)
+        fake.wait_for(
+            lambda: direct_messages(fake, mark, "not added: Too close to gift-card fraud") == 1
+        )
+
+        # the approved question is in this server's bank only
+        shown = fake.slash_command(
+            "mlsd", "bank", {"action": "show", "argument": "fraud-gift-cards"}, user=fake.bob
+        )
+        assert QUESTION["title"] in reply_text(fake, shown)
+        elsewhere = fake.slash_command(
+            "mlsd",
+            "bank",
+            {"action": "show", "argument": "fraud-gift-cards"},
+            user=fake.bob,
+            channel_id=other_channel,
+            guild_id=other,
+        )
+        assert "no question with slug 'fraud-gift-cards'" in reply_text(fake, elsewhere)
+        late = fake.button_press(buttons(card)["Approve"], card, user=fake.alice)
+        assert "already reviewed" in reply_text(fake, late)
+    finally:
+        running.close()
+    with bank_db.unit_of_work() as session:
+        owners = session.execute(
+            select(Question.slug, Workspace.external_id)
+            .join(Workspace, Workspace.id == Question.workspace_id)
+            .where(Question.slug.in_(("fraud-gift-cards", "fraud-refunds")))
+        ).all()
+        assert [tuple(row) for row in owners] == [("fraud-gift-cards", fake.guild_id)]
+        assert sorted(session.scalars(select(Suggestion.status))) == ["approved", "rejected"]
+        entries = session.execute(
+            select(Member.external_id, PointsEntry.kind, PointsEntry.points).join(
+                Member, Member.id == PointsEntry.member_id
+            )
+        ).all()
+        assert [tuple(row) for row in entries] == [(carol["id"], "suggestion-approved", 25)]
+    for call in fake.calls:
+        if call.method in ("POST", "PATCH") and isinstance(call.body, dict):
+            check_limits(call.body)

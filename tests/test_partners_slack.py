@@ -1,7 +1,8 @@
 """Practice partners over the Slack wire: signed requests to the real Bolt app, a fake Web API.
 
 Pairing with alternating roles, a booking reminded twice and started by "I'm here", a no-show,
-a user group ping on the daily post (and no other mention), a suggestion approved, the digest.
+a user group ping on the daily post (and no other mention), suggestions approved into only that
+team's bank or rejected with a reason, the digest.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bank.db import Database
-from bank.models import Booking, Interview, Member, MemberNote, Question
+from bank.models import Booking, Interview, Member, MemberNote, Question, Suggestion, Workspace
 from scoring.models import PointsEntry
+from tests.slack_wire import TEAM
 from tests.test_partners import QUESTION
 from tests.test_slack import (
     Slack,
@@ -26,6 +28,7 @@ from tests.test_slack import (
     ok,
     running_slack,
 )
+from tests.test_tenancy_wire import slack_team
 
 
 @pytest.fixture
@@ -169,15 +172,22 @@ def test_group_ping_and_digest_over_the_wire(wire: Slack, bank_db: Database) -> 
     check_block_kit(digests[0])
 
 
-def test_suggestion_approved_over_the_wire(wire: Slack, bank_db: Database) -> None:
+def test_suggestions_approved_and_rejected_over_the_wire(wire: Slack, bank_db: Database) -> None:
+    """Approved into this team's bank only (a second team on the same database neither sees
+    the question nor the queue); rejected with a reason the author reads; points counted once."""
     fake, client = wire.fake, wire.client
+    second = {**QUESTION, "slug": "fraud-refunds", "title": "Refund abuse"}
+    for user, values in (("UCAROL", QUESTION), ("UDAVE", second)):
+        mark = fake.mark()
+        ok(client.command(user, "suggest"))
+        fake.wait_for(lambda: bool(fake.since(mark, "views.open")))  # noqa: B023
+        view = fake.since(mark, "views.open")[0].params["view"]
+        check_modal(view)
+        ok(client.submit(user, view, values))
+        fake.wait_for(lambda: said(wire, mark, user, "waits for an admin's review"))  # noqa: B023
     mark = fake.mark()
-    ok(client.command("UCAROL", "suggest"))
-    fake.wait_for(lambda: bool(fake.since(mark, "views.open")))
-    view = fake.since(mark, "views.open")[0].params["view"]
-    check_modal(view)
-    ok(client.submit("UCAROL", view, QUESTION))
-    fake.wait_for(lambda: said(wire, mark, "UCAROL", "waits for an admin's review"))
+    ok(client.command("UALICE", "bank review"))
+    fake.wait_for(lambda: said(wire, mark, "UALICE", "only workspace admins"))
     ok(client.command("UADMIN", "bank review"))
     fake.wait_for(lambda: said(wire, mark, "UADMIN", "Suggested by carol"))
     card = next(p for p in ephemerals(wire, mark, "UADMIN") if "Suggested by carol" in all_text(p))
@@ -186,6 +196,44 @@ def test_suggestion_approved_over_the_wire(wire: Slack, bank_db: Database) -> No
     ok(client.press("UADMIN", button(card, "Approve"), "1.000", None))
     fake.wait_for(lambda: said(wire, mark, "UCAROL", "is in the bank now"))
     fake.wait_for(lambda: said(wire, mark, "UADMIN", "Approved fraud-gift-cards"))
+    assert said(wire, mark, "UCAROL", "+25 points")
+    following = next(
+        p for p in private_to(wire, mark, "UADMIN") if "Suggested by dave" in all_text(p)
+    )
+    ok(client.press("UADMIN", button(card, "Approve"), "1.000", None))  # a late second click
+    fake.wait_for(lambda: said(wire, mark, "UADMIN", "already reviewed"))
+
+    mark = fake.mark()
+    ok(client.press("UADMIN", button(following, "Reject"), "2.000", None))
+    fake.wait_for(lambda: bool(fake.since(mark, "views.open")))
+    reason = fake.since(mark, "views.open")[0].params["view"]
+    check_modal(reason)
+    ok(client.submit("UADMIN", reason, {"reason": "Too close to gift-card fraud"}))
+    fake.wait_for(lambda: said(wire, mark, "UDAVE", "not added: Too close to gift-card fraud"))
+    fake.wait_for(lambda: said(wire, mark, "UADMIN", "Rejected fraud-refunds"))
+
+    with slack_team(bank_db, wire.clock, "TB") as other:
+        for text, expected in (
+            ("bank show fraud-gift-cards", "no question with slug 'fraud-gift-cards'"),
+            ("bank review", "No suggested questions are waiting"),
+        ):
+            there = other.fake.mark()
+            other.client.command("UADMINTB", text, channel="CB")
+            assert expected in other.ephemeral_after(there, "UADMINTB")
+    mark = fake.mark()
+    ok(client.command("UBOB", "bank show fraud-gift-cards"))
+    fake.wait_for(lambda: said(wire, mark, "UBOB", QUESTION["title"]))
     with bank_db.unit_of_work() as session:
-        assert session.scalar(select(Question.title).where(Question.slug == QUESTION["slug"]))
-        assert session.scalars(select(PointsEntry.kind)).all() == ["suggestion-approved"]
+        owners = session.execute(
+            select(Question.slug, Workspace.external_id)
+            .join(Workspace, Workspace.id == Question.workspace_id)
+            .where(Question.slug.in_(("fraud-gift-cards", "fraud-refunds")))
+        ).all()
+        assert [tuple(row) for row in owners] == [("fraud-gift-cards", TEAM)]
+        assert sorted(session.scalars(select(Suggestion.status))) == ["approved", "rejected"]
+        entries = session.execute(
+            select(Member.external_id, PointsEntry.kind, PointsEntry.points).join(
+                Member, Member.id == PointsEntry.member_id
+            )
+        ).all()
+        assert [tuple(row) for row in entries] == [("UCAROL", "suggestion-approved", 25)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -588,8 +588,9 @@ def run_due(ctx: Context) -> dict[str, int]:
 
 
 def expire_pairs(ctx: Context) -> int:
+    """ "Nobody matched" notes, queued with the claim: a crash after it cannot lose one."""
     now = ctx.now()
-    outgoing: list[tuple[str, Place, Message]] = []
+    keys: list[str] = []
     with ctx.db.unit_of_work() as session:
         for request in pairing.claim_expired(session, ctx.scope, now):
             channel = session.get_one(Channel, request.channel_id)
@@ -599,53 +600,60 @@ def expire_pairs(ctx: Context) -> int:
                 if request.window_start is None
                 else words.when(request.window_start, channel.timezone)
             )
-            outgoing.append(
-                (member.external_id, Place(channel.external_id), words.nobody_matched(window))
+            where = Place(channel.external_id)
+            note = Note(
+                member.external_id, where, words.nobody_matched(window), words.NOBODY_FALLBACK
             )
-    for user_id, where, message in outgoing:
-        with isolated(f"telling {user_id} nobody matched"):
-            ctx.port.send_private(user_id, where, message)
-    return len(outgoing)
+            keys.append(
+                ctx.courier.enqueue(
+                    session, f"pair:{request.id}:expired", where, note.message, note
+                )
+            )
+    with isolated("telling members nobody matched"):
+        ctx.courier.flush(keys)
+    return len(keys)
 
 
-def booking_steps(ctx: Context) -> int:
-    """Reminders (an hour and ten minutes before), the thread at the time, no-shows."""
+def booking_steps(ctx: Context, reopen_after: timedelta = bookings.REOPEN_AFTER) -> int:
+    """Reminders (an hour and ten minutes before), the thread at the time, no-shows.
+
+    Reminders and the no-show notice are queued in the claiming transaction (the outbox), so a
+    crash after the claim delays them to the next start instead of losing them; an opening the
+    crash interrupted is claimed again after `reopen_after` (see `bookings.claim_due`).
+    """
     now = ctx.now()
     with ctx.db.unit_of_work() as session:
-        claimed = bookings.claim_due(session, ctx.scope, now)
+        claimed = bookings.claim_due(session, ctx.scope, now, reopen_after)
         steps = []
         for due in claimed:
             booking = session.get_one(Booking, due.booking_id)
             people = bookings.rsvps(session, booking.id)
             channel = _channel_ext(session, booking.channel_id)
-            absent = (
-                [m.display_name for m in bookings.note_no_shows(session, booking, now)]
-                if due.step == "no-show"
-                else []
-            )
-            steps.append(
-                (
-                    due,
-                    booking.number,
-                    booking.family,
-                    booking.starts_at,
-                    booking.timezone,
-                    channel,
-                    booking.thread_external_id,
-                    people,
-                    absent,
+            keys: list[str] = []
+            if due.step in ("hour", "soon"):
+                note = words.reminder(
+                    booking.number, booking.family, booking.starts_at, booking.timezone, due.step
                 )
-            )
-    for due, number, family, starts_at, timezone, channel, thread, people, absent in steps:
-        where = Place(channel)
-        if due.step in ("hour", "soon"):
-            note = words.reminder(number, family, starts_at, timezone, due.step)
-            for _rsvp, member in people:  # once each, through the delivery ledger
-                with isolated(f"reminding {member.external_id} of mock #{number}"):
-                    ctx.courier.note(
-                        Note(member.external_id, where, note, words.reminder_fallback(number)),
-                        f"booking:{due.booking_id}:{due.step}:{member.external_id}",
+                fallback = words.reminder_fallback(booking.number)
+                for _rsvp, member in people:  # once each, through the delivery ledger
+                    to = Note(member.external_id, Place(channel), note, fallback)
+                    key = f"booking:{due.booking_id}:{due.step}:{member.external_id}"
+                    keys.append(ctx.courier.enqueue(session, key, Place(channel), note, to))
+            elif due.step == "no-show":
+                absent = [m.display_name for m in bookings.note_no_shows(session, booking, now)]
+                keys.append(
+                    ctx.courier.enqueue(
+                        session,
+                        f"booking:{due.booking_id}:no-show",
+                        Place(channel, booking.thread_external_id),
+                        words.no_show(booking.number, absent),
                     )
+                )
+            steps.append((due, booking.number, booking.family, channel, people, keys))
+    for due, number, family, channel, people, keys in steps:
+        if due.step in ("hour", "soon"):
+            with isolated(f"reminding the members of mock #{number}"):
+                ctx.courier.flush(keys)
         elif due.step == "open":
             players = [m.display_name for r, m in people if r.role in bookings.PLAYERS]
             try:
@@ -669,11 +677,7 @@ def booking_steps(ctx: Context) -> int:
             _refresh_card(ctx, due.booking_id)
         else:
             with isolated(f"closing mock #{number} as a no-show"):
-                ctx.courier.post_once(
-                    Place(channel, thread),
-                    words.no_show(number, absent),
-                    f"booking:{due.booking_id}:no-show",
-                )
+                ctx.courier.flush(keys)
             _refresh_card(ctx, due.booking_id)
     return len(steps)
 
