@@ -430,7 +430,7 @@ def _run_slack(settings: Settings, port: int) -> None:
             limiter=limiter,
         ),
         token.get_secret_value(),
-        secret.get_secret_value() if secret else "",
+        secret.get_secret_value() if secret else None,
         settings.slack_api_url,
         app_token.get_secret_value() if app_token else None,
         port,

@@ -285,15 +285,20 @@ class SlackBot:
     """
 
     def __init__(
-        self, dojo: Dojo, client: AsyncWebClient, signing_secret: str, work: WorkQueue
+        self, dojo: Dojo, client: AsyncWebClient, signing_secret: str | None, work: WorkQueue
     ) -> None:
+        """`signing_secret` None: Socket Mode, where requests come over the app's own
+        authenticated WebSocket and carry no signature to check."""
         self.dojo = dojo
         self.client = client
         self.work = work
-        self.verifier = SignatureVerifier(signing_secret)
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.users = UserCache(client)
         self.app = AsyncApp(
-            client=client, signing_secret=signing_secret, process_before_response=False
+            client=client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=bool(signing_secret),
+            process_before_response=False,
         )
         self.app.command("/mlsd")(self._on_command)
         self.app.action(re.compile(".+"))(self._on_action)  # every button, by action id
@@ -566,7 +571,7 @@ def _busy_errors(view: dict[str, Any]) -> dict[str, str]:
 def build(
     dojo_factory: Callable[[SlackPort], Dojo],
     token: str,
-    signing_secret: str,
+    signing_secret: str | None,
     api_url: str,
     work: WorkQueue | None = None,
 ) -> SlackBot:
@@ -628,9 +633,13 @@ def http_app(bot: SlackBot) -> web.Application:
     while the work queue is full gets 503, which Slack answers by sending it again later
     (Events API retries), so it is not lost."""
 
+    verifier = bot.verifier
+    if verifier is None:
+        raise ValueError("HTTP mode needs the signing secret (SLACK_SIGNING_SECRET)")
+
     async def events(request: web.Request) -> web.Response:
         raw = await request.read()  # aiohttp refuses bodies over 1 MiB with 413 by itself
-        if not signed_by_slack(bot.verifier, raw, request.headers):
+        if not signed_by_slack(verifier, raw, request.headers):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
             bolt_request = AsyncBoltRequest(
@@ -673,7 +682,7 @@ async def serving(bot: SlackBot) -> AsyncIterator[None]:
 def run_slack(
     dojo_factory: Callable[[SlackPort], Dojo],
     token: str,
-    signing_secret: str,
+    signing_secret: str | None,
     api_url: str,
     app_token: str | None,
     port: int,
