@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import threading
 import time
@@ -104,7 +105,10 @@ class Cell:
     answered: int
     lost: int
     busy: int
+    limited: int  # refused by the bot's fair-use rate limits (--rate-limits)
+    failed: int  # the bot answered that it failed ("something went wrong", database down)
     errors: int
+    strays: int  # answers that matched no request of the cell
     rss_idle_mib: float
     rss_peak_mib: float
     rss_after_mib: float
@@ -168,7 +172,7 @@ def run_cell(
         for r in requests
         if r.done_seconds is not None and r.done_seconds <= args.timeout and not r.error
     ]
-    answered = [r for r in in_time if not r.busy]
+    answered = [r for r in in_time if r.outcome == "ok"]
     return Cell(
         platform=rig.platform,
         db=db,
@@ -180,8 +184,11 @@ def run_cell(
         done=_stats([s for r in answered if (s := r.done_seconds) is not None]),
         answered=len(answered),
         lost=len(requests) - len(in_time),
-        busy=sum(1 for r in in_time if r.busy),
+        busy=sum(1 for r in in_time if r.outcome == "busy"),
+        limited=sum(1 for r in in_time if r.outcome == "limited"),
+        failed=sum(1 for r in in_time if r.outcome == "failed"),
         errors=sum(1 for r in requests if r.error),
+        strays=matcher.strays,
         rss_idle_mib=round(idle, 1),
         rss_peak_mib=round(max(monitor.peak, idle), 1),
         rss_after_mib=round(after, 1),
@@ -201,8 +208,9 @@ def prepare_database(url: str) -> None:
         db.dispose()
 
 
-def start_rig(platform: str, url: str, members: int) -> Rig:
-    rig: Rig = SlackRig(url, members) if platform == "slack" else DiscordRig(url, members)
+def start_rig(platform: str, url: str, members: int, rate_limits: bool) -> Rig:
+    kind = SlackRig if platform == "slack" else DiscordRig
+    rig: Rig = kind(url, members, rate_limits)
     try:
         rig.wait_ready()
         started = time.monotonic()
@@ -223,13 +231,13 @@ def _ms(stats: dict[str, float] | None) -> str:
 def table(cells: Sequence[Cell]) -> str:
     lines = [
         "| platform | db | command | rate/s | API latency | sent | ack p50/p99/max ms "
-        "| answer p50/p99/max ms | lost | busy | RSS idle/peak/after MiB | bot CPU s |",
-        "|---|---|---|---:|---:|---:|---|---|---:|---:|---|---:|",
+        "| answer p50/p99/max ms | lost | busy | failed | RSS idle/peak/after MiB | bot CPU s |",
+        "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---|---:|",
     ]
     for c in cells:
         lines.append(
             f"| {c.platform} | {c.db} | {c.command} | {c.rate:g} | {c.latency * 1000:.0f} ms "
-            f"| {c.sent} | {_ms(c.ack)} | {_ms(c.done)} | {c.lost} | {c.busy} "
+            f"| {c.sent} | {_ms(c.ack)} | {_ms(c.done)} | {c.lost} | {c.busy} | {c.failed} "
             f"| {c.rss_idle_mib:.0f} / {c.rss_peak_mib:.0f} / {c.rss_after_mib:.0f} "
             f"| {c.cpu_seconds:.1f} |"
         )
@@ -267,6 +275,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="--after 3 (memory is not settled)")
     parser.add_argument("--members", type=int, default=MEMBERS, help="people sending commands")
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="keep the bot's fair-use rate limits (lifted by default; refusals count as limited)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
     if args.quick:
@@ -274,8 +287,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `finally`s that stop the bot
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     platforms = ("slack", "discord") if args.platform == "both" else (args.platform,)
     cells: list[Cell] = []
     floors: list[dict[str, Any]] = []
@@ -287,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prepare_database(target.url)
                 for platform in platforms:
                     log(f"{platform} on {backend}: starting the bot")
-                    rig = start_rig(platform, target.url, args.members)
+                    rig = start_rig(platform, target.url, args.members, args.rate_limits)
                     try:
                         for latency in args.latency:
                             rig.set_latency(latency)
@@ -304,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     log(
                                         f"  {command} {rate:g}/s {latency * 1000:.0f} ms: "
                                         f"ack {_ms(cell.ack)}, answer {_ms(cell.done)}, "
-                                        f"lost {cell.lost}, busy {cell.busy}"
+                                        f"lost {cell.lost}, busy {cell.busy}, "
+                                        f"limited {cell.limited}, failed {cell.failed}"
                                     )
                     finally:
                         rig.stop()
@@ -324,6 +344,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(cells))
     print()
     print(floor_table(floors))
+    if cells:
+        lag = max(c.sender_lag_ms for c in cells)
+        strays = sum(c.strays for c in cells)
+        limited = sum(c.limited for c in cells)
+        print(
+            f"\nthe send schedule ran at most {lag:.0f} ms late; {strays} answers paired with no "
+            f"command; {limited} refused by a fair-use rate limit"
+        )
     print(f"\ntotal run time {time.monotonic() - begun:.0f} s")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

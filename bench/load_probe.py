@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 BUSY = re.compile(r"\bbusy\b|try again", re.IGNORECASE)
+# answers that say "try again" for another reason than a full queue (bot/engine.py,
+# bot/ratelimit.py): the request failed, or the member hit a fair-use limit
+FAILED = re.compile(r"went wrong on my side|clashed with a change|database is not answering")
+LIMITED = re.compile(r"Slow down: too many")
 
 
 @dataclass
@@ -27,7 +31,7 @@ class Request:
     sent: float = 0.0
     acked: float | None = None  # Slack: HTTP response; Discord: first interaction callback
     done: float | None = None  # the answer (or the "busy" answer) reached the fake
-    busy: bool = False
+    outcome: str = ""  # "ok", "busy", "limited" or "failed", from the answer's text
     status: int | None = None  # Slack: HTTP status of the acknowledgement
     error: str = ""
 
@@ -39,15 +43,29 @@ class Request:
     def done_seconds(self) -> float | None:
         return None if self.done is None else self.done - self.sent
 
+    @property
+    def busy(self) -> bool:
+        return self.outcome == "busy"
+
     def finish(self, at: float, text: str) -> None:
         """The first answer counts; later parts of a multi-part answer do not move it."""
         if self.done is None:
             self.done = at
-            self.busy = bool(BUSY.search(text))
+            self.outcome = classify(text)
+
+
+def classify(text: str) -> str:
+    """What an answer says: done ("ok"), refused for load ("busy"), refused by a fair-use rate
+    limit ("limited"), or failed; the last two also say "try again", so they are checked first."""
+    if FAILED.search(text):
+        return "failed"
+    if LIMITED.search(text):
+        return "limited"
+    return "busy" if BUSY.search(text) else "ok"
 
 
 def says_busy(payload: Any) -> bool:
-    return bool(BUSY.search(str(payload)))
+    return classify(str(payload)) == "busy"
 
 
 def _status(pid: int) -> dict[str, str]:

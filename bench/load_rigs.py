@@ -86,8 +86,17 @@ class BotProcess:
         self._log.close()
 
 
-def _env(database_url: str, **values: str) -> dict[str, str]:
+LIMITS = ("PUBLIC", "CHART", "EXPORT")
+
+
+def _env(database_url: str, rate_limits: bool, **values: str) -> dict[str, str]:
+    """The bot's environment. Without `rate_limits` the fair-use limits are lifted: a crowd of
+    100 asking the leaderboard would otherwise mostly measure the cheap refusal."""
     env = {**os.environ, "DATABASE_URL": database_url, "DOJO_LOG_LEVEL": "WARNING", **values}
+    if not rate_limits:
+        for kind in LIMITS:
+            for scope in ("MEMBER", "CHANNEL"):
+                env[f"DOJO_RATE_LIMIT_{kind}_{scope}"] = "off"
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN", "DISCORD_GATEWAY_URL"):
         if name not in values:
             env.pop(name, None)
@@ -100,6 +109,7 @@ class Matcher:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[Request] = []
+        self.strays = 0  # answers no request was waiting for: a pairing problem if above 0
 
     def add(self, request: Request) -> None:
         with self.lock:
@@ -140,7 +150,9 @@ class SlackMatcher(Matcher):
             for call in calls:
                 if call.method == "response_url":
                     request = self.by_index.get(call.path)
-                    if request is not None:
+                    if request is None:
+                        self.strays += 1
+                    else:
                         request.finish(call.at, str(call.params))
                     continue
                 if call.method not in SLACK_ANSWERS:
@@ -150,12 +162,16 @@ class SlackMatcher(Matcher):
                     queue.popleft()  # answered already (e.g. "busy" in the acknowledgement)
                 if queue:
                     queue.popleft().finish(call.at, str(call.params))
+                elif queue is not None:
+                    self.strays += 1
 
 
 class SlackRig:
     platform = "slack"
 
-    def __init__(self, database_url: str, members: int = MEMBERS) -> None:
+    def __init__(
+        self, database_url: str, members: int = MEMBERS, rate_limits: bool = False
+    ) -> None:
         self.members = members
         users = {
             f"U{i:03d}": {"name": f"member{i}", "profile": {"display_name": f"member{i}"}}
@@ -171,6 +187,7 @@ class SlackRig:
             ["--platform", "slack", "--port", str(self.port)],
             _env(
                 database_url,
+                rate_limits,
                 SLACK_BOT_TOKEN="xoxb-load-bench",
                 SLACK_SIGNING_SECRET=SECRET,
                 SLACK_API_URL=api_url,
@@ -328,6 +345,7 @@ class DiscordMatcher(Matcher):
                 if callback is not None and call.method == "POST":
                     request = self.by_id.get(callback.group(1))
                     if request is None:
+                        self.strays += 1
                         continue
                     if request.acked is None:
                         request.acked = call.at
@@ -337,14 +355,18 @@ class DiscordMatcher(Matcher):
                 webhook = WEBHOOK.match(call.path)
                 if webhook is not None and call.method in ("POST", "PATCH"):
                     request = self.by_token.get(webhook.group(1))
-                    if request is not None:
+                    if request is None:
+                        self.strays += 1
+                    else:
                         request.finish(call.at, str(call.body))
 
 
 class DiscordRig:
     platform = "discord"
 
-    def __init__(self, database_url: str, members: int = MEMBERS) -> None:
+    def __init__(
+        self, database_url: str, members: int = MEMBERS, rate_limits: bool = False
+    ) -> None:
         self.fake = FakeDiscord(token=DISCORD_TOKEN)
         self.fake.start()
         self.members = [self.fake.add_user(f"member{i}") for i in range(members)]
@@ -356,6 +378,7 @@ class DiscordRig:
             ["--platform", "discord"],
             _env(
                 database_url,
+                rate_limits,
                 DISCORD_TOKEN=DISCORD_TOKEN,
                 DISCORD_API_URL=f"{self.fake.base_url}{API_PREFIX}",
             ),
