@@ -279,6 +279,9 @@ class FakeDiscord:
     gateway_sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     plan: FaultPlan = field(default_factory=FaultPlan)  # scripted refusals and dropped answers
     nonces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # seconds every REST answer waits before it leaves, as a real round trip to Discord does;
+    # may be changed while running (the load bench compares an instant API with a realistic one)
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -1072,6 +1075,7 @@ class FakeDiscord:
         fault = self.plan.take(request.method, relative) if failure is None else None
         if fault is not None and fault.kind == "error":
             call.status = fault.status
+            await self._delay()
             return self.plan.refusal(fault)
         if failure is not None:
             reply = _Reply(failure.status, failure.body, failure.headers)
@@ -1083,9 +1087,14 @@ class FakeDiscord:
         call.status = reply.status
         response = self._response(reply)
         await self._flush_events()
+        await self._delay()
         if fault is not None:  # carried out, but the answer never arrives
             return await self.plan.unanswered(fault, request)
         return response
+
+    async def _delay(self) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)  # never blocks the fake's other requests
 
     def _match(self, method: str, relative: str) -> tuple[str, _Handler, dict[str, str]] | None:
         for route_method, template, pattern, handler in self._routes:

@@ -7,6 +7,7 @@ tests wait for the calls they expect instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -26,6 +27,8 @@ from tests.slack_wire import Server
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when it arrived (load bench timings)
+    path: str = ""  # the `response_url` path segment it was posted to, e.g. "1"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class FakeSlack:
 
     plan: FaultPlan = field(default_factory=FaultPlan)  # scripted refusals and dropped answers
     messages: list[dict[str, Any]] = field(default_factory=list)  # what the bot posted
+    # seconds every answer waits before it leaves, as a real Web API round trip does; may be
+    # changed while running (the load bench compares an instant API with a realistic one)
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -98,6 +104,15 @@ class FakeSlack:
     # -- handlers --------------------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
+        response = await self._api_answer(request)
+        await self._delay()
+        return response
+
+    async def _delay(self) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)  # never blocks the fake's other requests
+
+    async def _api_answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.text()
         if request.content_type == "application/json":
@@ -121,13 +136,15 @@ class FakeSlack:
         with self._lock:
             answer = self._answer(method, params)
         if fault is not None:  # carried out, but the answer never arrives
+            await self._delay()
             return await self.plan.unanswered(fault, request)
         return web.json_response(answer)
 
     async def _respond(self, request: web.Request) -> web.Response:
         params = json.loads(await request.text() or "{}")
         with self._lock:
-            self.calls.append(Call("response_url", params))
+            self.calls.append(Call("response_url", params, path=request.match_info["command"]))
+        await self._delay()
         return web.Response(text="ok")
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -214,4 +231,5 @@ class FakeSlack:
         data = await request.read()
         with self._lock:
             self.uploads.append(data)
+        await self._delay()
         return web.Response(text=f"OK - {len(data)}")
