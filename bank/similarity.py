@@ -28,6 +28,8 @@ NUM_PERM = 128
 SHINGLE = 3
 SEED = 1
 _WORD = re.compile(r"\w+")
+# ASCII bytes that `\w` does not match, mapped to a space (a faster way to the same words)
+_ASCII_GAPS = bytes(c if chr(c).isascii() and _WORD.fullmatch(chr(c)) else 32 for c in range(256))
 _WIDTH = 16
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
 _CHAR_MIX = np.random.default_rng(13).integers(1, 2**63, _WIDTH, dtype=np.uint64) | np.uint64(1)
@@ -39,9 +41,9 @@ Hashes = np.ndarray[Any, np.dtype[np.uint64]]
 Sketches = dict[str, LeanMinHash | None]  # a question's MinHash per part ("prompt", "guide")
 
 
-def _word_hashes(words: Sequence[str]) -> Hashes:
+def _word_hashes(found: Sequence[str]) -> Hashes:
     """Each word as a 64-bit hash of its first 16 code points, mixed with fixed odd multipliers."""
-    codes = np.array(words, dtype=f"U{_WIDTH}").view(np.uint32).reshape(len(words), _WIDTH)
+    codes = np.array(found, dtype=f"U{_WIDTH}").view(np.uint32).reshape(len(found), _WIDTH)
     hashed = (codes.astype(np.uint64) * _CHAR_MIX).sum(axis=1, dtype=np.uint64)
     hashed ^= hashed >> np.uint64(31)
     return hashed  # type: ignore[no-any-return]
@@ -52,31 +54,38 @@ def _fold(grams: Hashes) -> Hashes:
     return grams & np.uint64(0xFFFFFFFF)
 
 
-def _grams(words: Hashes) -> Hashes:
+def _grams(hashed: Hashes) -> Hashes:
     """Word 3-grams of one text's word hashes (a text of one or two words is one shingle)."""
-    if len(words) >= SHINGLE:
-        grams = words[:-2] * _MIX[0] + words[1:-1] * _MIX[1] + words[2:] * _MIX[2]
+    if len(hashed) >= SHINGLE:
+        grams = hashed[:-2] * _MIX[0] + hashed[1:-1] * _MIX[1] + hashed[2:] * _MIX[2]
     else:
-        grams = (words * _MIX[: len(words)]).sum(keepdims=True, dtype=np.uint64)
+        grams = (hashed * _MIX[: len(hashed)]).sum(keepdims=True, dtype=np.uint64)
     return _fold(grams)
+
+
+def words(text: str) -> list[str]:
+    r"""The case-folded text's `\w+` runs; ASCII text (the usual case) goes through
+    `bytes.translate` and `split`, several times faster than the regular expression."""
+    if text.isascii():
+        return text.lower().encode("ascii").translate(_ASCII_GAPS).decode("ascii").split()
+    return _WORD.findall(text.casefold())
 
 
 def shingles(text: str) -> Hashes:
     """Word 3-grams of the case-folded text as distinct 32-bit hashes (a shorter text is one
     shingle). Hashing is vectorised: words become fixed-width code-point rows (the first 16
     characters count), mixed with fixed odd multipliers, then combined into 3-grams."""
-    found = _WORD.findall(text.casefold())
+    found = words(text)
     if not found:
         return np.zeros(0, dtype=np.uint64)
     return np.unique(_grams(_word_hashes(found)))
 
 
-def _batch_grams(words: list[list[str]]) -> tuple[Hashes, list[int]]:
+def _batch_grams(texts: list[list[str]]) -> tuple[Hashes, list[int]]:
     """Every text's shingles in one array, and where each text's run starts (texts have words)."""
-    flat = [word for found in words for word in found]
-    hashed = _word_hashes(flat)
-    bounds = np.cumsum([0] + [len(found) for found in words])
-    if all(len(found) >= SHINGLE for found in words):
+    hashed = _word_hashes([word for found in texts for word in found])
+    bounds = np.cumsum([0] + [len(found) for found in texts])
+    if all(len(found) >= SHINGLE for found in texts):
         grams = _fold(hashed[:-2] * _MIX[0] + hashed[1:-1] * _MIX[1] + hashed[2:] * _MIX[2])
         # a 3-gram starting in the last two words of a text runs into the next text: drop it
         keep = np.ones(len(grams), dtype=bool)
@@ -106,7 +115,7 @@ def _minimums(grams: Hashes, starts: list[int]) -> np.ndarray[Any, np.dtype[np.u
 
 def sketch_many(texts: Sequence[str]) -> list[LeanMinHash | None]:
     """Each text's MinHash (None for a text without words), computed a batch at a time."""
-    found = [_WORD.findall(text.casefold()) for text in texts]
+    found = [words(text) for text in texts]
     sketches: list[LeanMinHash | None] = [None] * len(texts)
     batch: list[int] = []
     size = 0

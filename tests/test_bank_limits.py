@@ -5,6 +5,7 @@ near-duplicate check over prompts and guides."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,16 @@ def test_an_unchanged_reimport_sketches_nothing(
         report = import_banks(session, list(builtin_banks()))
     assert report.added == report.updated == report.rejected == []
     assert len(report.unchanged) == sum(len(bank.questions) for bank in builtin_banks())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Design a feed: 40M users/day, p99 < 200 ms; A/B-test it (snake_case, x2, $5, 3.5%).",
+        "tabs\tand\nnew lines\r\n\x00control\x7fbytes ~`!@#^&*()[]{}|\\;:'\",<>?/ end_",
+        "Größe, naïve café and 東京 are words too",
+        "",
+    ],
+)
+def test_fast_word_split_finds_what_the_regular_expression_finds(text: str) -> None:
+    assert similarity.words(text) == re.findall(r"\w+", text.casefold())
