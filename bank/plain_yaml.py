@@ -43,10 +43,13 @@ def _scalar(loader: Any, event: yaml.ScalarEvent) -> Any:
         return value
     if tag == _MERGE:
         raise _NotPlain
+    construct = loader.yaml_constructors.get(tag)
+    if construct is None:  # e.g. "=" (the value tag): the general path reports it
+        raise _NotPlain
     node = ScalarNode(tag, value, None, None, event.style)  # no marks: errors go the general way
     try:
-        return loader.construct_object(node)
-    except (yaml.YAMLError, ValueError):  # e.g. a tag without a constructor, 2024-02-30
+        return construct(loader, node)
+    except (yaml.YAMLError, ValueError):  # e.g. the date 2024-02-30
         raise _NotPlain from None
 
 
@@ -107,7 +110,10 @@ def _walk(loader: Any, max_depth: int, max_values: int) -> Any:
 def plain_data(text: str, max_depth: int, max_values: int) -> Any:
     """The data of a plain YAML text, or `FULL` when the general loader must read it (also
     when it is nested deeper than `max_depth` or holds more than `max_values` values)."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError:  # e.g. a control character: the general path reports it
+        return FULL
     try:
         return _walk(loader, max_depth, max_values)
     except (_NotPlain, yaml.YAMLError):  # the general path reports errors, with their lines

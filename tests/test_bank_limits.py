@@ -207,6 +207,7 @@ def test_plain_files_read_in_one_pass_are_what_pyyaml_builds(tmp_path: Path) -> 
         "---\na: 1\n---\nb: 2\n",  # two documents
         "",  # nothing
         "a: [1, 2\n",  # a syntax error: reported by the general path
+        "a: b\x07\n",  # a control character
         "- =\n",  # a scalar without a safe constructor
         "a: 2024-02-30\n",  # a date that does not exist
         "a: " + "[" * 13 + "]" * 13 + "\n",  # deeper than the bound
