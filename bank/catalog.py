@@ -7,17 +7,17 @@ fails validation or a near-duplicate question leaves the bank exactly as it was.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Select, func, select, union_all
+from sqlalchemy import Select, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from bank.files import BUILTIN_DIR, BankFileError, bank_paths, load_bank_file
 from bank.models import Channel, DailyPrompt, Family, Interview, Question, WorkspaceRetirement
 from bank.schema import BankFile, QuestionSpec, Status
-from bank.similarity import NearDuplicates, guide_text
+from bank.similarity import NearDuplicates, Sketches, guide_text
 from bank.upsert import insert_ignore
 from bank.view import owned_by, readable, retired_here, visible
 
@@ -61,6 +61,36 @@ def _compared(prompt: str, guide: Mapping[str, Iterable[str]]) -> dict[str, str]
     return {"prompt": prompt, "guide": guide_text(guide)}
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """A question of the files that is new or changed: it still has to pass the near-duplicate
+    check before it is written."""
+
+    spec: QuestionSpec
+    family_id: int
+    values: dict[str, object]
+    question: Question | None  # the stored row to update; None for a new question
+
+
+def _same(question: Question, family_id: int, values: Mapping[str, object]) -> bool:
+    return question.family_id == family_id and all(
+        getattr(question, key) == value for key, value in values.items()
+    )
+
+
+def _index_of_known(
+    session: Session, existing: Mapping[str, Question], workspace_id: int | None
+) -> NearDuplicates:
+    """The near-duplicate index over what the importing workspace sees, never another's."""
+    seen = set(session.scalars(select(Question.id).where(owned_by(workspace_id))))
+    known = [q for q in existing.values() if q.id in seen]
+    index = NearDuplicates()
+    texts = [_compared(q.prompt, q.guide) for q in known]
+    for question, sketches in zip(known, index.sketches_of(texts), strict=True):
+        index.add(question.slug, sketches)
+    return index
+
+
 def import_banks(
     session: Session, banks: Sequence[BankFile], workspace_id: int | None = None
 ) -> ImportReport:
@@ -70,6 +100,12 @@ def import_banks(
     updates) that workspace's own layer only: a slug owned by the shared bank or by another
     workspace is rejected (slugs are unique across the deployment), and shared families keep
     their names.
+
+    Two passes, so the costly parts run once for all questions: the first sorts out unchanged
+    questions and foreign slugs, the second sketches every new or changed question in one
+    batch and checks them in file order (a later question is compared with the earlier ones it
+    follows). New questions are written with one multi-row INSERT. An import where nothing
+    changed builds no index at all.
     """
     report = ImportReport()
     slugs = Counter(q.slug for bank in banks for q in bank.questions)
@@ -78,12 +114,7 @@ def import_banks(
         raise BankError(f"slug used more than once across the files: {', '.join(repeated)}")
     families = {f.slug: f for f in session.scalars(select(Family))}
     existing = {q.slug: q for q in session.scalars(select(Question))}
-    # near-duplicates are judged against what the importing workspace sees, never another's
-    seen = {q.id for q in session.scalars(select(Question).where(owned_by(workspace_id)))}
-    index = NearDuplicates()
-    for known in existing.values():
-        if known.id in seen:
-            index.add(known.slug, index.sketches(_compared(known.prompt, known.guide)))
+    steps: list[_Candidate | tuple[list[str], str]] = []  # in file order, for the report
     for bank in banks:
         family = families.get(bank.family)
         if family is None:
@@ -94,41 +125,56 @@ def import_banks(
         elif workspace_id is None:
             family.name, family.aliases = bank.name, list(bank.aliases)
         for spec in bank.questions:
-            taken = existing.get(spec.slug)
-            if taken is not None and taken.workspace_id != workspace_id:
-                owner = "the shared bank" if taken.workspace_id is None else "another workspace"
-                report.rejected.append(f"{spec.slug}: that slug is already used by {owner}")
+            question = existing.get(spec.slug)
+            if question is not None and question.workspace_id != workspace_id:
+                owner = "the shared bank" if question.workspace_id is None else "another workspace"
+                taken = f"{spec.slug}: that slug is already used by {owner}"
+                steps.append((report.rejected, taken))
                 continue
             values = spec_fields(spec)
-            question = existing.get(spec.slug)
-            if (
-                question is not None
-                and question.family_id == family.id
-                and all(getattr(question, k) == v for k, v in values.items())
-            ):
-                report.unchanged.append(spec.slug)  # checked when it was first imported
+            if question is not None and _same(question, family.id, values):
+                steps.append((report.unchanged, spec.slug))  # checked when it was first imported
                 continue
-            compared = index.sketches(_compared(spec.prompt, values["guide"]))  # type: ignore[arg-type]
-            twin = index.match(spec.slug, compared)
-            if twin is not None:
-                report.rejected.append(
-                    f"{spec.slug}: nearly the same as existing {twin.key!r} "
-                    f"({twin.part}, {twin.similarity:.0%} alike)"
-                )
-                continue
-            index.add(spec.slug, compared)
-            if question is None:
-                question = Question(
-                    slug=spec.slug, family_id=family.id, workspace_id=workspace_id, **values
-                )
-                session.add(question)
-                existing[spec.slug] = question
-                report.added.append(spec.slug)
-            else:
-                question.family_id = family.id
-                for key, value in values.items():
-                    setattr(question, key, value)
-                report.updated.append(spec.slug)
+            steps.append(_Candidate(spec, family.id, values, question))
+    candidates = [step for step in steps if isinstance(step, _Candidate)]
+    index = NearDuplicates()
+    sketched: Iterator[Sketches] = iter(())
+    if candidates:
+        index = _index_of_known(session, existing, workspace_id)
+        texts = [_compared(c.spec.prompt, c.values["guide"]) for c in candidates]  # type: ignore[arg-type]
+        sketched = iter(index.sketches_of(texts))
+    rows: list[dict[str, object]] = []
+    for step in steps:
+        if not isinstance(step, _Candidate):
+            outcome, text = step
+            outcome.append(text)
+            continue
+        spec, compared = step.spec, next(sketched)
+        twin = index.match(spec.slug, compared)
+        if twin is not None:
+            report.rejected.append(
+                f"{spec.slug}: nearly the same as existing {twin.key!r} "
+                f"({twin.part}, {twin.similarity:.0%} alike)"
+            )
+            continue
+        index.add(spec.slug, compared)
+        if step.question is None:
+            rows.append(
+                {
+                    "slug": spec.slug,
+                    "family_id": step.family_id,
+                    "workspace_id": workspace_id,
+                    **step.values,
+                }
+            )
+            report.added.append(spec.slug)
+        else:
+            step.question.family_id = step.family_id
+            for key, value in step.values.items():
+                setattr(step.question, key, value)
+            report.updated.append(spec.slug)
+    if rows:
+        session.execute(insert(Question), rows)
     session.flush()
     return report
 

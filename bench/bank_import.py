@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -83,6 +84,7 @@ def measure(size: int, work: Path) -> dict[str, Any]:
     megabytes = sum(p.stat().st_size for p in bank_dir.iterdir()) / 1024 / 1024
     db = Database(f"sqlite:///{work / f'import-{size}.db'}")
     migrate.upgrade(db)
+    load = os.getloadavg()[0]  # a shared machine shows here: wall time then includes waiting
     cpu = time.process_time()
     started = time.perf_counter()
     banks = load_files(bank_dir)
@@ -105,6 +107,7 @@ def measure(size: int, work: Path) -> dict[str, Any]:
         "total_seconds": round(imported - started, 2),
         "total_cpu_seconds": round(cpu, 2),  # what the wall time is on an otherwise idle core
         "reimport_seconds": round(repeated - imported, 2),
+        "load_average": round(load, 2),
     }
 
 
@@ -123,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"parse+check {row['parse_seconds']} s, import {row['import_seconds']} s, "
                 f"total {row['total_seconds']} s (CPU {row['total_cpu_seconds']} s); "
                 "re-import (all unchanged) "
-                f"{row['reimport_seconds']} s",
+                f"{row['reimport_seconds']} s; load average {row['load_average']}",
                 flush=True,
             )
     if args.json:

@@ -4,25 +4,43 @@ near-duplicate check over prompts and guides."""
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from datasketch import MinHash
 from sqlalchemy import func, select
 
+from bank import similarity
 from bank.catalog import BankError, import_banks, load_files
 from bank.db import Database
-from bank.files import BankFileError, BankLimits, load_bank_file, parse_bank_text
+from bank.files import (
+    BUILTIN_DIR,
+    BankFileError,
+    BankLimits,
+    load_bank_file,
+    parse_bank_text,
+)
 from bank.models import Question
+from bank.plain_yaml import FULL, plain_data
 from bank.schema import BankFile, QuestionSpec
 from bank.similarity import NearDuplicates
 from bench.bank_import import write_bank
 from bot.flows import bank_flow
 from tests.support import Harness
 from tests.test_bank_catalog import BUILTIN_SPECS
-from tests.test_bank_files import bank_dict, question_dict, write_yaml
+from tests.test_bank_files import bank_dict, builtin_banks, question_dict, write_yaml
 
 DEEP = "family: x\nquestions: " + "[" * 5000 + "]" * 5000 + "\n"
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PROMPT_ONE = (
+    "A social app shows each member a feed of posts from friends and pages; decide the order."
+)
+PROMPT_TWO = (
+    "An online shop fills its front window with products; choose which ones each visitor sees."
+)
 LAUGHS = "\n".join(
     ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     + [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(10))}]" for i in range(1, 9)]
@@ -138,3 +156,110 @@ def test_synthetic_banks_import_without_false_duplicates(bank_db: Database, tmp_
     with bank_db.unit_of_work() as session:
         report = import_banks(session, load_files(tmp_path))
     assert len(report.added) == 300 and report.rejected == []
+
+
+def test_batched_sketches_are_datasketchs_own_one_text_at_a_time() -> None:
+    """`sketch_many` hashes a batch of texts in one numpy pass; every sketch must hold exactly
+    the values datasketch's `MinHash.update_batch` gives that text's shingles alone."""
+    rng = random.Random(7)
+    vocabulary = [f"w{rng.getrandbits(24):x}" for _ in range(400)] + ["Größe", "x" * 30, "3.5"]
+    lengths = [0, 1, 2, 3, 4, 70, 340] * 30 + [similarity.BATCH_WORDS + 5]
+    texts = [" ".join(rng.choice(vocabulary) for _ in range(n)) for n in lengths]
+    texts += ["", " ... ", "one", "one two", "One two three"]
+    rng.shuffle(texts)
+    for text, got in zip(texts, similarity.sketch_many(texts), strict=True):
+        grams = similarity.shingles(text)
+        if not len(grams):
+            assert got is None
+            continue
+        expected = MinHash(
+            num_perm=similarity.NUM_PERM,
+            seed=similarity.SEED,
+            scheme=similarity.SCHEME,
+            hashfunc=int,
+        )
+        expected.update_batch(grams.tolist())
+        assert got is not None and got.jaccard(expected) == 1.0
+        assert got.hashvalues.tolist() == expected.hashvalues.tolist()
+
+
+def test_plain_files_read_in_one_pass_are_what_pyyaml_builds(tmp_path: Path) -> None:
+    write_bank(tmp_path, 40)
+    texts = [path.read_text(encoding="utf-8") for path in sorted(tmp_path.iterdir())]
+    texts += [path.read_text(encoding="utf-8") for path in sorted(BUILTIN_DIR.glob("*.yaml"))]
+    texts += [
+        "a: 1\nb: [1, 2.5, true, null, ~, '3', 2020-01-01, 0x1f, .inf, 'yes', no]\n",
+        "anchors: {1: one, 2: two}\nblock: |\n  kept\n  as is\n",
+        "- a\n- b: c\n  d: >\n    folded\n    text\n",
+        "x: 1\nx: 2\n",  # the last of repeated keys wins, as in PyYAML
+    ]
+    for text in texts:
+        assert plain_data(text, 12, 2_000_000) == yaml.load(text, Loader=SAFE_LOADER)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "<<: {a: 1}\nb: 2\n",  # a merge key
+        "a: !!str 1\n",  # a tag
+        "? [a]\n: b\n",  # a complex key
+        "---\na: 1\n---\nb: 2\n",  # two documents
+        "",  # nothing
+        "a: [1, 2\n",  # a syntax error: reported by the general path
+        "a: b\x07\n",  # a control character
+        "- =\n",  # a scalar without a safe constructor
+        "a: 2024-02-30\n",  # a date that does not exist
+        "a: " + "[" * 13 + "]" * 13 + "\n",  # deeper than the bound
+        "a: [" + ", ".join(["x"] * 30) + "]\n",  # more values than the bound
+    ],
+)
+def test_anything_but_a_plain_file_takes_the_general_path(text: str) -> None:
+    assert plain_data(text, 12, 20) is FULL
+
+
+def test_two_new_questions_with_one_guide_in_one_import(bank_db: Database) -> None:
+    """Questions are sketched in one batch but checked in file order: the second of two new
+    questions that share a guide is refused, naming the first, whatever their titles."""
+    first = question_dict("batch-first", "Rank posts in a feed", PROMPT_ONE)
+    second = question_dict("batch-second", "Pick products for a shop window", PROMPT_TWO)
+    second["guide"] = first["guide"]
+    third = question_dict("batch-third")
+    extra = BankFile.model_validate(bank_dict("batch-family", [first, second, third]))
+    with bank_db.unit_of_work() as session:
+        report = import_banks(session, [extra])
+    assert report.added == ["batch-first", "batch-third"]
+    assert len(report.rejected) == 1
+    assert report.rejected[0].startswith("batch-second: nearly the same as existing 'batch-first'")
+    assert "(guide, " in report.rejected[0]
+    with bank_db.unit_of_work() as session:
+        stored = session.scalars(select(Question.slug).where(Question.slug.like("batch-%"))).all()
+    assert sorted(stored) == ["batch-first", "batch-third"]
+
+
+def test_an_unchanged_reimport_sketches_nothing(
+    bank_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing new or changed: no sketch is computed, not even of the stored bank."""
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("sketched during an unchanged re-import")
+
+    monkeypatch.setattr(NearDuplicates, "sketches_of", staticmethod(refuse))
+    with bank_db.unit_of_work() as session:
+        report = import_banks(session, list(builtin_banks()))
+    assert report.added == report.updated == report.rejected == []
+    assert len(report.unchanged) == sum(len(bank.questions) for bank in builtin_banks())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Design a feed: 40M users/day, p99 < 200 ms; A/B-test it (snake_case, x2, $5, 3.5%).",
+        "tabs\tand\nnew lines\r\n\x00control\x7fbytes ~`!@#^&*()[]{}|\\;:'\",<>?/ end_",
+        "Größe, naïve café and 東京 are words too",
+        "",
+    ],
+)
+def test_fast_word_split_finds_what_the_regular_expression_finds(text: str) -> None:
+    assert similarity.words(text) == re.findall(r"\w+", text.casefold())
