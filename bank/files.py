@@ -15,7 +15,6 @@ import yaml
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bank.plain_yaml import FULL, plain_data
 from bank.schema import BankFile
 
 BUILTIN_DIR = Path(str(files("bank") / "data"))
@@ -158,22 +157,14 @@ def _compose(text: str, path: Path) -> tuple[yaml.Node, Any]:
 
 def parse_bank_text(text: str, path: Path, limits: BankLimits | None = None) -> BankFile:
     """A bank file's text, checked against `limits` (from the environment when not given)
-    before it is composed; every fault becomes a `BankFileError` line, never a traceback.
-
-    A plain file (the usual case) is read in one pass that keeps the bounds as it goes
-    (bank/plain_yaml.py); anything else, and every error, takes the general path: bounds on the
-    parser's events first, then compose and construct. The node tree that gives a validation
-    error its line is composed only when there is an error to report."""
+    before it is composed; every fault becomes a `BankFileError` line, never a traceback."""
     name = path.name
     limits = limits or BankLimits()
-    root: yaml.Node | None = None
     try:
         check_size(len(text.encode("utf-8", "surrogatepass")), name, limits)
         with gc_paused():
-            data = plain_data(text, limits.max_depth, limits.max_values)
-            if data is FULL:
-                check_structure(text, name, limits)
-                root, data = _compose(text, path)
+            check_structure(text, name, limits)
+            root, data = _compose(text, path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -184,9 +175,6 @@ def parse_bank_text(text: str, path: Path, limits: BankLimits | None = None) -> 
     try:
         return BankFile.model_validate(data)
     except ValidationError as exc:
-        if root is None:
-            with gc_paused():
-                root = _compose(text, path)[0]
         problems = []
         for error in exc.errors():
             loc = error["loc"]

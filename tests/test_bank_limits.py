@@ -17,14 +17,12 @@ from bank import similarity
 from bank.catalog import BankError, import_banks, load_files
 from bank.db import Database
 from bank.files import (
-    BUILTIN_DIR,
     BankFileError,
     BankLimits,
     load_bank_file,
     parse_bank_text,
 )
 from bank.models import Question
-from bank.plain_yaml import FULL, plain_data
 from bank.schema import BankFile, QuestionSpec
 from bank.similarity import NearDuplicates
 from bench.bank_import import write_bank
@@ -181,41 +179,6 @@ def test_batched_sketches_are_datasketchs_own_one_text_at_a_time() -> None:
         expected.update_batch(grams.tolist())
         assert got is not None and got.jaccard(expected) == 1.0
         assert got.hashvalues.tolist() == expected.hashvalues.tolist()
-
-
-def test_plain_files_read_in_one_pass_are_what_pyyaml_builds(tmp_path: Path) -> None:
-    write_bank(tmp_path, 40)
-    texts = [path.read_text(encoding="utf-8") for path in sorted(tmp_path.iterdir())]
-    texts += [path.read_text(encoding="utf-8") for path in sorted(BUILTIN_DIR.glob("*.yaml"))]
-    texts += [
-        "a: 1\nb: [1, 2.5, true, null, ~, '3', 2020-01-01, 0x1f, .inf, 'yes', no]\n",
-        "anchors: {1: one, 2: two}\nblock: |\n  kept\n  as is\n",
-        "- a\n- b: c\n  d: >\n    folded\n    text\n",
-        "x: 1\nx: 2\n",  # the last of repeated keys wins, as in PyYAML
-    ]
-    for text in texts:
-        assert plain_data(text, 12, 2_000_000) == yaml.load(text, Loader=SAFE_LOADER)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "a: &x 1\nb: *x\n",  # anchors and aliases
-        "<<: {a: 1}\nb: 2\n",  # a merge key
-        "a: !!str 1\n",  # a tag
-        "? [a]\n: b\n",  # a complex key
-        "---\na: 1\n---\nb: 2\n",  # two documents
-        "",  # nothing
-        "a: [1, 2\n",  # a syntax error: reported by the general path
-        "a: b\x07\n",  # a control character
-        "- =\n",  # a scalar without a safe constructor
-        "a: 2024-02-30\n",  # a date that does not exist
-        "a: " + "[" * 13 + "]" * 13 + "\n",  # deeper than the bound
-        "a: [" + ", ".join(["x"] * 30) + "]\n",  # more values than the bound
-    ],
-)
-def test_anything_but_a_plain_file_takes_the_general_path(text: str) -> None:
-    assert plain_data(text, 12, 20) is FULL
 
 
 def test_two_new_questions_with_one_guide_in_one_import(bank_db: Database) -> None:
