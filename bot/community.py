@@ -20,6 +20,14 @@ from bot.port import Actor, Place
 
 
 def workspace_for(session: Session, platform: str, external_id: str) -> Workspace:
+    """The workspace, created on first sight. Read first: almost every call finds it, and a
+    read takes no write lock (on SQLite, writers queue behind each other)."""
+    query = select(Workspace).where(
+        Workspace.platform == platform, Workspace.external_id == external_id
+    )
+    found = session.scalars(query).first()
+    if found is not None:
+        return found
     insert_ignore(
         session,
         Workspace,
@@ -32,23 +40,21 @@ def workspace_for(session: Session, platform: str, external_id: str) -> Workspac
         },
         ("platform", "external_id"),
     )
-    return session.scalars(
-        select(Workspace).where(
-            Workspace.platform == platform, Workspace.external_id == external_id
-        )
-    ).one()
+    return session.scalars(query).one()
 
 
 def member_for(session: Session, workspace: Workspace, user_id: str, name: str | None) -> Member:
-    insert_ignore(
-        session,
-        Member,
-        {"workspace_id": workspace.id, "external_id": user_id, "display_name": name or user_id},
-        ("workspace_id", "external_id"),
-    )
-    member = session.scalars(
-        select(Member).where(Member.workspace_id == workspace.id, Member.external_id == user_id)
-    ).one()
+    """The member, created on first sight (read first, as in `workspace_for`)."""
+    query = select(Member).where(Member.workspace_id == workspace.id, Member.external_id == user_id)
+    member = session.scalars(query).first()
+    if member is None:
+        insert_ignore(
+            session,
+            Member,
+            {"workspace_id": workspace.id, "external_id": user_id, "display_name": name or user_id},
+            ("workspace_id", "external_id"),
+        )
+        member = session.scalars(query).one()
     if name and member.display_name != name and name != user_id:
         member.display_name = name
     return member
