@@ -278,6 +278,17 @@ class PairRequest(Base):
     role: Mapped[str | None] = mapped_column(String(20))  # candidate / interviewer once matched
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # A match is announced after its commit (thread or booking card, then both notes):
+    # `announcing_at` is when that was last taken up (the match, or a recovery's claim),
+    # `announced_at` when it finished; a match a crash left unannounced is claimed again
+    # (`pairing.claim_unannounced`).
+    announcing_at: Mapped[datetime | None] = mapped_column()
+    announced_at: Mapped[datetime | None] = mapped_column()
+    # what the match made in its transaction: a mock now, or a booking for a later window
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interviews.id", ondelete="SET NULL")
+    )
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
 
 
 class Booking(Base):

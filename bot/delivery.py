@@ -29,6 +29,7 @@ from bank.models import Delivery
 from bank.upsert import insert_ignore
 from bot.port import (
     Ambiguous,
+    Attachment,
     Button,
     ChatPort,
     Delivered,
@@ -330,9 +331,10 @@ def _settled(row: Delivery) -> Outcome | None:
 
 
 def to_json(message: Message) -> dict[str, Any]:
-    """The parts of a message the outbox keeps (text, title, fields, buttons, tone)."""
-    assert not (message.images or message.files or message.form), "outbox messages are plain"
+    """The parts of a message the outbox keeps (text, title, fields, buttons, tone, text files)."""
+    assert not (message.images or message.form), "outbox messages hold no images or forms"
     return {
+        "files": [[f.filename, f.content] for f in message.files],
         "text": message.text,
         "title": message.title,
         "fields": [list(f) for f in message.fields],
@@ -348,4 +350,5 @@ def from_json(data: dict[str, Any]) -> Message:
         fields=tuple((str(a), str(b)) for a, b in data.get("fields", [])),
         buttons=tuple(Button(a, b, c, Style(d)) for a, b, c, d in data.get("buttons", [])),
         tone=Tone(data.get("tone", "info")),
+        files=tuple(Attachment(str(a), str(b)) for a, b in data.get("files", [])),
     )

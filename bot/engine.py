@@ -295,12 +295,15 @@ class Dojo:
 
     def recover(self) -> dict[str, int]:
         """On start (or on taking the scheduler over): re-post every prompt left unconfirmed,
-        open the booked mocks whose opening was cut off, then catch up on due work once."""
+        open the booked mocks whose opening was cut off, finish the match announcements cut off,
+        then catch up on due work once."""
         reposted = daily_flow.repost_unconfirmed(self.ctx)
         resent = self.ctx.courier.resend_pending()
         reopened = partner_flow.booking_steps(self.ctx, reopen_after=timedelta())
+        announced = partner_flow.announce_matches(self.ctx, after=timedelta())
         done = self.run_due()
         done["bookings"] += reopened
+        done["pairs_announced"] += announced
         return {**done, "reposted": done["reposted"] + reposted, "resent": done["resent"] + resent}
 
     # -- membership events ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ NOW_WAIT = timedelta(minutes=30)  # a "now" request waits this long for a partne
 WINDOW_LENGTH = timedelta(hours=1)  # a time window: from HH:MM, for an hour
 IMMEDIATE = timedelta(minutes=2)  # a common start this close to now starts the mock at once
 FAIRNESS_WINDOW = timedelta(days=60)
+ANNOUNCE_AFTER = timedelta(minutes=2)  # a match taken up but not announced this long: a crash
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -195,7 +196,9 @@ def _match(session: Session, request: PairRequest, now: datetime) -> Match | Non
         claim = (
             update(PairRequest)
             .where(PairRequest.id == other.id, PairRequest.status == "waiting")
-            .values(status="matched", partner_id=request.member_id, closed_at=now)
+            .values(
+                status="matched", partner_id=request.member_id, closed_at=now, announcing_at=now
+            )
             .execution_options(synchronize_session=False)
         )
         if affected_rows(session, claim) != 1:
@@ -203,7 +206,7 @@ def _match(session: Session, request: PairRequest, now: datetime) -> Match | Non
         candidate, interviewer = choose_roles(session, other, request, now)
         request.status = "matched"
         request.partner_id = other.member_id
-        request.closed_at = now
+        request.closed_at = request.announcing_at = now
         request.role = "candidate" if candidate == request.member_id else "interviewer"
         session.execute(
             update(PairRequest)
@@ -220,6 +223,78 @@ def _match(session: Session, request: PairRequest, now: datetime) -> Match | Non
             (other.id, request.id),
         )
     return None
+
+
+def claim_unannounced(
+    session: Session, scope: Scope, now: datetime, after: timedelta = ANNOUNCE_AFTER
+) -> list[tuple[PairRequest, PairRequest]]:
+    """Matches on this platform taken up more than `after` ago and never announced (the process
+    died between the match and the last note), as (candidate's row, interviewer's row); each
+    claimed once across processes by moving both rows' `announcing_at` forward."""
+    rows = session.scalars(
+        select(PairRequest)
+        .where(
+            PairRequest.status == "matched",
+            PairRequest.role == "candidate",
+            PairRequest.announced_at.is_(None),
+            PairRequest.announcing_at <= now - after,
+            scope.owns(PairRequest.workspace_id),
+        )
+        .order_by(PairRequest.id)
+        .limit(100)
+    ).all()
+    claimed = []
+    for row in rows:
+        partner = session.scalars(
+            select(PairRequest)
+            .where(
+                PairRequest.member_id == row.partner_id,
+                PairRequest.partner_id == row.member_id,
+                PairRequest.status == "matched",
+                PairRequest.announced_at.is_(None),
+                PairRequest.closed_at == row.closed_at,
+            )
+            .order_by(PairRequest.id.desc())
+        ).first()
+        if partner is None:  # the partner's row is gone (member deleted): nobody to tell
+            continue
+        claim = (
+            update(PairRequest)
+            .where(
+                PairRequest.id.in_((row.id, partner.id)),
+                PairRequest.announced_at.is_(None),
+                PairRequest.announcing_at == row.announcing_at,
+            )
+            .values(announcing_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if affected_rows(session, claim) == 2:
+            claimed.append((row, partner))
+    return claimed
+
+
+def link(
+    session: Session,
+    request_ids: tuple[int, int],
+    interview_id: int | None,
+    booking_id: int | None,
+) -> None:
+    """Record on both rows what the match made (in its transaction), for its announcement."""
+    session.execute(
+        update(PairRequest)
+        .where(PairRequest.id.in_(request_ids))
+        .values(interview_id=interview_id, booking_id=booking_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_announced(session: Session, request_ids: tuple[int, int], now: datetime) -> None:
+    session.execute(
+        update(PairRequest)
+        .where(PairRequest.id.in_(request_ids))
+        .values(announced_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def leave_queue(session: Session, member: Member, now: datetime) -> bool:

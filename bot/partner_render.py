@@ -118,6 +118,10 @@ def matched(
     return Message(text, title="Practice partner found", tone=Tone.SUCCESS)
 
 
+MATCHED_FALLBACK = (
+    "You have a practice partner: I could not tell you privately, so look for your mock's "
+    "thread or booking in this channel (`/mlsd bookings`)."
+)
 NOBODY_FALLBACK = "A pairing request ended without a match: `/mlsd pair` to try again."
 
 

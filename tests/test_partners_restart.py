@@ -9,12 +9,18 @@ no `except Exception` catches, so open transactions roll back as they would unde
 Whatever the stop, what people see at the end is the same: every note, reminder, thread and
 digest exactly once, each point and no-show recorded once.
 
-Not covered: a kill inside a member's own command (say between a match and its announcement);
-like every command, that one is answered or not, and the member asks again.
+The pair command that makes a match (and its mock, in the same transaction) is stopped too:
+right after that commit, at the thread, before the first phase, before the kit and before the
+partner's note (a restart finishes the announcement: the thread opened once, both members told
+once), and after that note (the member who asked gets a note instead of the lost answer).
+
+Not covered: a kill inside any other command of a member; like every command, that one is
+answered or not, and the member asks again.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,13 +102,21 @@ STEPS: list[tuple[str, Callable[[Harness], Any]]] = [
 @dataclass(frozen=True)
 class Stop:
     """Where the process stops: after a step, or during it, right before its `call`-th
-    platform call (counting only calls whose message mentions `about`)."""
+    platform call (counting only calls whose message mentions `about`), or right when it calls
+    `code` ("module.function")."""
 
     after: str
     call: int = 0
     about: str = ""
+    code: str = ""
+
+    @property
+    def during(self) -> bool:
+        return bool(self.call or self.code)
 
     def __str__(self) -> str:
+        if self.code:
+            return f"during-{self.after}-at-{self.code.rpartition('.')[2]}"
         if not self.call:
             return f"after-{self.after}"
         return f"during-{self.after}-{self.about or 'call'}-{self.call}".replace(" ", "-")
@@ -110,6 +124,12 @@ class Stop:
 
 STOPS = [
     Stop("queue"),  # two members queued, a suggestion waiting for review
+    Stop("match", code="bot.flows.partner_flow._open_match"),  # matched (mock #1's rows too)
+    Stop("match", 1, "Mock #1 · "),  # the thread asked for, its ledger row left pending
+    Stop("match", 1, "Phase 1/4"),  # the thread opened, no first phase
+    Stop("match", 1, "Interviewer kit"),  # the first phase posted, no kit
+    Stop("match", 1, "Matched with"),  # the mock complete, the partner's note queued
+    Stop("match", code="bot.pairing.mark_announced"),  # the partner told, the asker not answered
     Stop("book"),  # before any reminder
     Stop("expiry", 1, "Nobody matched"),  # nobody matched: claimed, not told yet
     Stop("hour", 1, "in an hour"),  # reminders claimed, none sent
@@ -165,8 +185,19 @@ class Run:
 
         return recorded
 
-    def kill_at(self, h: Harness, stop: Stop) -> None:
-        """Make the process die right before the platform call `stop` names."""
+    def kill_at(self, h: Harness, stop: Stop) -> Callable[[], None]:
+        """Make the process die right before the platform call or the code `stop` names;
+        returns what puts the code back for the next process."""
+        if stop.code:
+            module = importlib.import_module(stop.code.rpartition(".")[0])
+            name = stop.code.rpartition(".")[2]
+            real_code = getattr(module, name)
+
+            def dead(*args: Any, **kwargs: Any) -> Any:
+                raise Killed
+
+            setattr(module, name, dead)
+            return lambda: setattr(module, name, real_code)
         seen = [0]
         for name in PORT_CALLS:
             real = getattr(h.port, name)
@@ -179,6 +210,7 @@ class Run:
                 return _real(*args, **kwargs)
 
             setattr(h.port, name, dying)
+        return lambda: None
 
     def private(self) -> Counter[tuple[str, str]]:
         """(user, words) of every private note and answer, over all processes."""
@@ -197,14 +229,16 @@ def test_a_partner_week_survives_a_stop(bank_db: Database, tmp_path: Path, stop:
     run = Run(bank_db, tmp_path / "out")
     h = run.start()
     for name, step in STEPS:
-        if stop.call and name == stop.after:
-            run.kill_at(h, stop)
+        if stop.during and name == stop.after:
+            revive = run.kill_at(h, stop)
             try:
                 step(h)
             except Killed:
+                revive()
                 h = run.start()
             else:
-                pytest.fail(f"step {name} made fewer than {stop.call} platform calls")
+                revive()
+                pytest.fail(f"step {name} never reached {stop}")
             continue
         step(h)
         if name == stop.after:
@@ -218,6 +252,8 @@ def test_a_partner_week_survives_a_stop(bank_db: Database, tmp_path: Path, stop:
 
     for user in ("alice", "bob"):
         assert told(user, "Matched with") == 1, user
+    for number in (1, 2):  # bob interviews both: one kit for each mock's first phase
+        assert told("bob", f"Interviewer kit · mock #{number} · Clarify") == 1, number
     assert told("dave", "Nobody matched") == 1
     for user in ("alice", "bob", "carol"):
         assert told(user, "in an hour") == 1, user
@@ -241,11 +277,48 @@ def test_a_partner_week_survives_a_stop(bank_db: Database, tmp_path: Path, stop:
         assert [tuple(row) for row in no_shows] == [("carol", "no-show")]
         kinds = Counter(session.scalars(select(PointsEntry.kind)))
         assert kinds["suggestion-approved"] == 1
-        assert sorted(session.scalars(select(PairRequest.status))) == [
-            "expired",
-            "matched",
-            "matched",
-        ]
+        requests = session.execute(select(PairRequest.status, PairRequest.announced_at)).all()
+        assert sorted(status for status, _ in requests) == ["expired", "matched", "matched"]
+        assert all(at is not None for status, at in requests if status == "matched")
         assert session.scalars(select(Suggestion.status)).one() == "approved"
         posted = session.scalars(select(Digest.posted_at)).all()
         assert len(posted) == 2 and all(posted)  # the first week recorded, the second posted
+
+
+def test_a_booked_match_cut_off_is_announced_once_by_one_of_two_processes(
+    bank_db: Database, tmp_path: Path
+) -> None:
+    """A match for a later window dies before its booking card; two processes running due work
+    leave it alone during the grace, then exactly one finishes it: one card, one note each
+    (with the calendar file), however many ticks follow."""
+    first = Harness(bank_db, tmp_path / "first")
+    first.command("alice", "pair ads 18:00 UTC")
+    real_post = first.port.post
+
+    def dies_at_the_card(place: Place, message: Message, key: str | None = None) -> Outcome:
+        if message.title.startswith("Mock #1 booked"):
+            raise Killed
+        return real_post(place, message, key)
+
+    first.port.post = dies_at_the_card  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        first.command("bob", "pair ads 17:30 UTC")
+    others = [Harness(bank_db, tmp_path / name, start=START) for name in ("second", "third")]
+    assert [h.advance(minutes=1)["pairs_announced"] for h in others] == [0, 0]  # in the grace
+    assert [h.advance(minutes=2)["pairs_announced"] for h in others] == [1, 0]
+    for h in others:
+        h.advance(minutes=5)
+    cards = [p for h in others for p in h.texts() if p.startswith("Mock #1 booked")]
+    assert len(cards) == 1
+    for user, partner in (("alice", "bob"), ("bob", "alice")):
+        notes = [m for h in others for m in h.private_to(user) if "Matched with" in m.text]
+        assert len(notes) == 1, user
+        assert f"Matched with {partner} for Mon 02 Mar 18:00 UTC" in notes[0].text
+        assert [f.filename for f in notes[0].files] == ["mock-1.ics"]
+    with bank_db.unit_of_work() as session:
+        rows = session.execute(
+            select(PairRequest.booking_id, PairRequest.announced_at).where(
+                PairRequest.status == "matched"
+            )
+        ).all()
+    assert len(rows) == 2 and all(booking is not None and at for booking, at in rows)

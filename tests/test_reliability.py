@@ -227,6 +227,7 @@ def test_database_outage_gives_try_again_and_the_scheduler_recovers(tmp_path: Pa
             "idle": 0,
             "results": 0,
             "resent": 0,
+            "pairs_announced": 0,
             "pairs_expired": 0,
             "bookings": 0,
             "digests": 0,

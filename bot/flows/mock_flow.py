@@ -9,7 +9,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bank.models import Interview, Member, Question
+from bank.models import (
+    Channel,
+    Interview,
+    InterviewParticipant,
+    Member,
+    Question,
+    Workspace,
+)
 from bank.selection import mock_question_for_member
 from bot import mocks, render
 from bot.community import member_for
@@ -40,32 +47,77 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         panel = [
             member_for(session, seen.workspace, m.user_id, m.name) for m in request.interviewers
         ]
-        weak = weak_families(session, seen.member.id, rubric_for(seen.workspace.rubric))
-        question = mock_question_for_member(
-            session,
-            seen.member.id,
-            request.topic,
-            f"{ctx.seed}:{seen.member.id}:{seen.workspace.next_mock_number}",
-            weak,
-            seen.workspace.id,
+        interview = create(
+            ctx, session, seen.workspace, seen.channel.id, seen.member, panel, request, now
         )
-        variant = "quick" if request.quick else "standard"
-        interview = mocks.start_mock(
-            session, seen.workspace, seen.channel.id, seen.member, panel, question, variant, now
+        interview_id = interview.id
+    return open_thread(ctx, interview_id)
+
+
+def create(
+    ctx: Context,
+    session: Session,
+    workspace: Workspace,
+    channel_id: int,
+    candidate: Member,
+    panel: list[Member],
+    request: StartMock,
+    now: datetime,
+) -> Interview:
+    """A mock's rows in the caller's transaction (a match makes its mock with the match);
+    `open_thread` shows it once committed. Raises `MockError`."""
+    weak = weak_families(session, candidate.id, rubric_for(workspace.rubric))
+    question = mock_question_for_member(
+        session,
+        candidate.id,
+        request.topic,
+        f"{ctx.seed}:{candidate.id}:{workspace.next_mock_number}",
+        weak,
+        workspace.id,
+    )
+    variant = "quick" if request.quick else "standard"
+    return mocks.start_mock(
+        session, workspace, channel_id, candidate, panel, question, variant, now
+    )
+
+
+def _load(session: Session, interview_id: int) -> tuple[_Started, str]:
+    """What opening a started mock needs, from its rows (the same after a restart)."""
+    interview = session.get_one(Interview, interview_id)
+    panel = session.execute(
+        select(Member.external_id, Member.display_name)
+        .join(InterviewParticipant, InterviewParticipant.member_id == Member.id)
+        .where(
+            InterviewParticipant.interview_id == interview_id,
+            InterviewParticipant.role == "interviewer",
+            Member.id != interview.candidate_id,
         )
-        started = _Started(
-            interview.id,
-            interview.number,
-            question,
-            seen.member.display_name,
-            [(m.external_id, m.display_name) for m in panel if m.id != seen.member.id],
-            variant,
-        )
+        .order_by(InterviewParticipant.id)
+    ).all()
+    started = _Started(
+        interview.id,
+        interview.number,
+        session.get_one(Question, interview.question_id),
+        session.get_one(Member, interview.candidate_id).display_name,
+        [(user, name) for user, name in panel],
+        interview.variant,
+    )
+    return started, session.get_one(Channel, interview.channel_id).external_id
+
+
+def open_thread(ctx: Context, interview_id: int) -> Reply:
+    """Open a started mock's thread, post its first phase and send the kits: every step keyed
+    through the delivery ledger, so running it again after a crash repeats nothing (a match
+    whose announcement was cut off finishes its mock this way). Raises `MockError` (the mock
+    is taken back) when the platform refuses the thread."""
+    with ctx.db.unit_of_work() as session:
+        started, channel = _load(session, interview_id)
+    variant = started.variant
     names = [name for _, name in started.interviewers]
     budget = budget_seconds(0, variant)
     root_key = f"mock:{started.interview_id}:thread"
     opened = ctx.courier.start_thread(
-        place.channel_id,
+        channel,
         render.mock_root(started.number, started.question, started.candidate, names, variant),
         root_key,
     )
@@ -78,7 +130,7 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
             f"I could not open a thread for the mock here: {describe(opened)}. Nothing was started."
         )
     thread = opened.message_id
-    in_thread = Place(place.channel_id, thread)
+    in_thread = Place(channel, thread)
     first = ctx.courier.post_once(
         in_thread,
         render.phase_message(started.number, 0, budget, started.question),
@@ -90,7 +142,14 @@ def start(ctx: Context, request: StartMock, actor: Actor, place: Place) -> Reply
         if isinstance(first, Delivered):
             mocks.current_phase(session, interview).message_external_id = first.message_id
     kit = render.phase_kit(started.number, 0, started.question)
-    unreachable = send_kit(ctx, in_thread, started.interviewers, kit, started.question.slug)
+    unreachable = send_kit(
+        ctx,
+        in_thread,
+        started.interviewers,
+        kit,
+        started.question.slug,
+        key=f"mock:{started.interview_id}:kit:0",
+    )
     if not started.interviewers:
         note = f"Solo practice: you control the phases; others can `/mlsd join #{started.number}`."
     elif unreachable:
@@ -151,14 +210,31 @@ def _kit_note(user_id: str, name: str, where: Place, kit: Message, slug: str) ->
 
 
 def send_kit(
-    ctx: Context, where: Place, panel: list[tuple[str, str]], kit: Message, slug: str
+    ctx: Context,
+    where: Place,
+    panel: list[tuple[str, str]],
+    kit: Message,
+    slug: str,
+    key: str | None = None,
 ) -> list[str]:
-    """The phase's kit to each interviewer privately; the names it could not reach."""
-    unreachable = []
-    for user_id, name in panel:
-        if isinstance(ctx.courier.note(_kit_note(user_id, name, where, kit, slug)), Permanent):
-            unreachable.append(name)  # the mock goes on without it
-    return unreachable
+    """The phase's kit to each interviewer privately; the names it could not reach. With a
+    `key`, each kit goes through the outbox (`key:user`), so a second run sends none twice."""
+    notes = [(name, _kit_note(user_id, name, where, kit, slug)) for user_id, name in panel]
+    if key is not None:
+        with ctx.db.unit_of_work() as session:
+            keys = [
+                ctx.courier.enqueue(session, f"{key}:{n.user_id}", where, kit, n) for _, n in notes
+            ]
+        sent = ctx.courier.flush(keys)
+        outcomes = [sent.get(k) for k in keys]
+    else:
+        outcomes = [ctx.courier.note(n) for _, n in notes]
+    # the mock goes on without the kits that could not be sent privately
+    return [
+        name
+        for (name, _), outcome in zip(notes, outcomes, strict=True)
+        if isinstance(outcome, Permanent)
+    ]
 
 
 def control(ctx: Context, request: MockControl, actor: Actor, place: Place) -> Reply:

@@ -11,17 +11,25 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bank.models import Booking, Channel, Interview, Member, Question, VoiceRoom, Workspace
+from bank.models import (
+    Booking,
+    Channel,
+    Interview,
+    Member,
+    PairRequest,
+    Question,
+    VoiceRoom,
+    Workspace,
+)
 from bank.selection import UnknownTopic, family_infos, match_families, mock_question_for_member
 from bot import bookings, digest, mocks, pairing, render, suggestions, voice
 from bot import partner_render as words
 from bot.delivery import Note
 from bot.flows import bank_flow, mock_flow
 from bot.flows.context import Context, isolated
-from bot.grammar import Book, Mention, Pair, StartMock
+from bot.grammar import Book, Pair, StartMock
 from bot.phases import budget_seconds
 from bot.port import (
     Actor,
@@ -77,11 +85,12 @@ class _Pairing:
     candidate: tuple[str, str]  # (external id, name)
     interviewer: tuple[str, str]
     family: str | None
-    channel: str  # where the mock opens / the booking is posted
-    partner_channel: str  # where the member who waited asked
+    channel: str  # where the mock opens / the booking is posted (the longer wait's channel)
     booking_id: int | None
     timezone: str
     starts_at: datetime | None
+    requests: tuple[int, int]  # the two pair_requests rows, lower id first
+    interview_id: int | None  # the mock made with the match (None: a booking, or taken back)
 
 
 def pair(ctx: Context, request: Pair, actor: Actor, place: Place) -> Reply:
@@ -120,7 +129,9 @@ def pair(ctx: Context, request: Pair, actor: Actor, place: Place) -> Reply:
                 )
             )
         found = _settle(ctx, session, seen.workspace, match, timezone, now)
-    return _announce(ctx, found, actor)
+    answer = _announce(ctx, found, actor.user_id)
+    assert answer is not None  # the one who asked is answered here, not by a note
+    return Reply(answer)
 
 
 def _settle(
@@ -133,9 +144,20 @@ def _settle(
 ) -> _Pairing:
     candidate = session.get_one(Member, match.candidate_id)
     interviewer = session.get_one(Member, match.interviewer_id)
-    booking_id = None
+    booking_id = interview_id = None
     later = match.starts_at > now
-    if later:
+    if not later:  # the mock is made with the match: a crash can only delay its thread
+        interview_id = mock_flow.create(
+            ctx,
+            session,
+            workspace,
+            match.channel_id,
+            candidate,
+            [interviewer],
+            StartMock(match.family),
+            now,
+        ).id
+    else:
         booking = bookings.create(
             session,
             workspace,
@@ -148,44 +170,61 @@ def _settle(
             interviewer=interviewer,
         )
         booking_id = booking.id
+    pairing.link(session, match.requests, interview_id, booking_id)
+    first, second = sorted(match.requests)
     return _Pairing(
         workspace.external_id,
         (candidate.external_id, candidate.display_name),
         (interviewer.external_id, interviewer.display_name),
         match.family,
         _channel_ext(session, match.channel_id),
-        _channel_ext(session, match.channel_id),
         booking_id,
         timezone,
         match.starts_at if later else None,
+        (first, second),
+        interview_id,
     )
 
 
-def _announce(ctx: Context, found: _Pairing, actor: Actor) -> Reply:
-    """Open the mock (or post the booking), then tell both members privately."""
-    files: tuple[Attachment, ...] = ()
-    other = found.interviewer if actor.user_id == found.candidate[0] else found.candidate
-    if found.booking_id is None:
-        candidate = Actor(found.workspace, found.candidate[0], found.candidate[1])
-        try:
-            mock_flow.start(
-                ctx,
-                StartMock(found.family, (Mention(found.interviewer[0], found.interviewer[1]),)),
-                candidate,
-                Place(found.channel),
-            )
-        except mocks.MockError as exc:  # both must hear it: the match is used up
-            with isolated(f"telling {other[0]} a matched mock did not open"):
-                ctx.port.send_private(
-                    other[0],
-                    Place(found.partner_channel),
-                    Message(f"You were matched, but the mock did not open: {exc}", tone=Tone.ERROR),
-                )
+def _recorded(session: Session, row: PairRequest, partner: PairRequest) -> _Pairing:
+    """The `_Pairing` `_settle` made, rebuilt from the two matched rows."""
+    candidate = session.get_one(Member, row.member_id)
+    interviewer = session.get_one(Member, partner.member_id)
+    waited = min((row, partner), key=lambda r: (r.created_at, r.id))
+    channel = session.get_one(Channel, waited.channel_id)
+    booking = None if row.booking_id is None else session.get(Booking, row.booking_id)
+    first, second = sorted((row.id, partner.id))
+    return _Pairing(
+        session.get_one(Workspace, row.workspace_id).external_id,
+        (candidate.external_id, candidate.display_name),
+        (interviewer.external_id, interviewer.display_name),
+        row.family or partner.family,
+        channel.external_id,
+        None if booking is None else booking.id,
+        channel.timezone if booking is None else booking.timezone,
+        None if booking is None else booking.starts_at,
+        (first, second),
+        row.interview_id,
+    )
+
+
+def _announce(ctx: Context, found: _Pairing, asked: str | None) -> Message | None:
+    """Open the mock (or post the booking), then tell both members privately; returns the note
+    for `asked` (the member whose command made the match, answered directly), None when a
+    recovery finishes the announcement and both get a note.
+
+    Every step is keyed, and a mock already opened for this match is only finished, so a run
+    cut off by a crash can be run again (`announce_matches`) without doubling anything; the
+    match counts as announced once the notes are out.
+    """
+    try:
+        number, files = _open_match(ctx, found)
+    except mocks.MockError as exc:  # both must hear it: the match is used up
+        failed = Message(f"You were matched, but the mock did not open: {exc}", tone=Tone.ERROR)
+        _tell(ctx, found, {found.candidate[0]: failed, found.interviewer[0]: failed}, asked)
+        if asked is not None:
             raise
-        with ctx.db.unit_of_work() as session:
-            number = _live_number(session, found)
-    else:
-        number, files = _post_booking(ctx, found.booking_id)
+        return None
     notes = {}
     for me, partner, role in (
         (found.candidate, found.interviewer, "candidate"),
@@ -193,25 +232,53 @@ def _announce(ctx: Context, found: _Pairing, actor: Actor) -> Reply:
     ):
         note = words.matched(partner[1], role, number, found.starts_at, found.timezone)
         notes[me[0]] = dataclasses.replace(note, files=files)
-    with isolated(f"telling {other[0]} about a match"):
-        ctx.port.send_private(other[0], Place(found.partner_channel), notes[other[0]])
-    return Reply(notes[actor.user_id])
+    _tell(ctx, found, notes, asked)
+    return None if asked is None else notes[asked]
 
 
-def _live_number(session: Session, found: _Pairing) -> int:
-    number = session.scalar(
-        select(Interview.number)
-        .join(Member, Member.id == Interview.candidate_id)
-        .join(Workspace, Workspace.id == Interview.workspace_id)
-        .where(
-            Member.external_id == found.candidate[0],
-            Workspace.external_id == found.workspace,
-            Interview.status.in_(mocks.LIVE),
+def _open_match(ctx: Context, found: _Pairing) -> tuple[int, tuple[Attachment, ...]]:
+    """The match's mock thread opened (or finished opening) or its booking posted: (#N, files).
+    Raises `MockError` when the platform refused the thread (the mock was taken back)."""
+    if found.booking_id is not None:
+        return _post_booking(ctx, found.booking_id)
+    with ctx.db.unit_of_work() as session:
+        interview = (
+            None if found.interview_id is None else session.get(Interview, found.interview_id)
         )
-        .order_by(Interview.id.desc())
-        .limit(1)
-    )
-    return int(number or 0)
+        number = None if interview is None else interview.number
+    if found.interview_id is None or number is None:
+        raise mocks.MockError("the platform refused its thread, so it was taken back")
+    mock_flow.open_thread(ctx, found.interview_id)
+    return number, ()
+
+
+def _tell(ctx: Context, found: _Pairing, notes: dict[str, Message], asked: str | None) -> None:
+    """Queue the notes for everyone but `asked` in the outbox (once per match and member), send
+    them, then record the match as announced."""
+    keys = []
+    with ctx.db.unit_of_work() as session:
+        for user_id, message in notes.items():
+            if user_id == asked:
+                continue
+            where = Place(found.channel)
+            note = Note(user_id, where, message, words.MATCHED_FALLBACK)
+            key = f"pair:{found.requests[0]}:matched:{user_id}"
+            keys.append(ctx.courier.enqueue(session, key, where, message, note))
+    with isolated(f"telling the members of pair {found.requests[0]}"):
+        ctx.courier.flush(keys)
+    with ctx.db.unit_of_work() as session:
+        pairing.mark_announced(session, found.requests, ctx.now())
+
+
+def announce_matches(ctx: Context, after: timedelta = pairing.ANNOUNCE_AFTER) -> int:
+    """Finish the announcements a crash cut off (matched, never told): see `_announce`."""
+    with ctx.db.unit_of_work() as session:
+        claimed = pairing.claim_unannounced(session, ctx.scope, ctx.now(), after)
+        found = [_recorded(session, row, partner) for row, partner in claimed]
+    for match in found:
+        with isolated(f"announcing the match of pair {match.requests[0]}"):
+            _announce(ctx, match, None)
+    return len(found)
 
 
 # -- booked mocks -------------------------------------------------------------------------------
@@ -580,6 +647,7 @@ def on_action(
 
 def run_due(ctx: Context) -> dict[str, int]:
     return {
+        "pairs_announced": announce_matches(ctx),
         "pairs_expired": expire_pairs(ctx),
         "bookings": booking_steps(ctx),
         "digests": post_digests(ctx),
