@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -189,9 +189,7 @@ class SlackPort:
     def _attach(self, channel_id: str, thread_ts: str | None, message: Message) -> None:
         """Charts and files go up with the current upload API, into the same thread; a refused
         upload is logged (the message itself is already there)."""
-        uploads = [(i.filename, i.png, i.alt) for i in message.images]
-        uploads += [(f.filename, f.content.encode(), f.filename) for f in message.files]
-        for filename, data, title in uploads:
+        for filename, data, title in uploads(message):
             upload = functools.partial(
                 self.client.files_upload_v2,
                 channel=channel_id,
@@ -201,6 +199,12 @@ class SlackPort:
                 title=title,
             )
             self._call("files.upload", upload)
+
+
+def uploads(message: Message) -> list[tuple[str, bytes, str]]:
+    """A message's charts and files as (file name, content, title) for `files_upload_v2`."""
+    files = [(i.filename, i.png, i.alt) for i in message.images]
+    return files + [(f.filename, f.content.encode(), f.filename) for f in message.files]
 
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -521,30 +525,77 @@ class SlackBot:
             )
 
     async def _deliver(self, reply: Reply, actor: Actor, place: Place, message: Message) -> Outcome:
-        """A private text reply is an ephemeral message, awaited here; files (a DM with an
-        upload) and public posts go through the core's courier on a worker thread."""
-        if reply.private and not (message.images or message.files):
+        """Replies are awaited on the event loop, with the courier's retry rules for unkeyed
+        sends (`retry_async`): private text as an ephemeral message, private charts and files in
+        a direct message (ephemeral messages cannot carry files), public replies as a post."""
+        if not reply.private:
+            return await self._post(Place(place.channel_id, place.thread_id), message)
+        if message.images or message.files:
+            return await self._direct(actor.user_id, message)
 
-            async def ephemeral() -> Outcome:
-                response, outcome = await attempt_async(
-                    self.client.chat_postEphemeral(
+        async def ephemeral() -> Outcome:
+            response, outcome = await self._call(
+                "chat.postEphemeral",
+                self.client.chat_postEphemeral(
+                    channel=place.channel_id,
+                    user=actor.user_id,
+                    thread_ts=place.thread_id,
+                    text=fallback_text(message),
+                    blocks=message_blocks(message),
+                ),
+            )
+            return Delivered(str(response["message_ts"])) if response is not None else outcome
+
+        return await retry_async(ephemeral)
+
+    async def _post(self, place: Place, message: Message) -> Outcome:
+        """`SlackPort.post` on the event loop: the message, then its files into its thread (a
+        refused upload is logged; the message is already there)."""
+
+        async def post() -> Outcome:
+            posted, outcome = await self._call(
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=place.channel_id,
+                    thread_ts=place.thread_id,
+                    text=fallback_text(message),
+                    blocks=message_blocks(message),
+                    unfurl_links=False,
+                ),
+            )
+            return Delivered(str(posted["ts"])) if posted is not None else outcome
+
+        outcome = await retry_async(post)
+        if isinstance(outcome, Delivered):
+            for filename, data, title in uploads(message):
+                await self._call(
+                    "files.upload",
+                    self.client.files_upload_v2(
                         channel=place.channel_id,
-                        user=actor.user_id,
-                        thread_ts=place.thread_id,
-                        text=fallback_text(message),
-                        blocks=message_blocks(message),
+                        thread_ts=place.thread_id or outcome.message_id,
+                        content=data,
+                        filename=filename,
+                        title=title,
                     ),
-                    "chat.postEphemeral",
-                    classify_slack,
                 )
-                return Delivered(str(response["message_ts"])) if response is not None else outcome
+        return outcome
 
-            return await retry_async(ephemeral)
-        courier = self.dojo.ctx.courier
-        target = Place(place.channel_id, place.thread_id)
-        if reply.private:
-            return await self.work.run_sync(lambda: courier.private(actor.user_id, target, message))
-        return await self.work.run_sync(lambda: courier.post(target, message))
+    async def _direct(self, user_id: str, message: Message) -> Outcome:
+        """`SlackPort.send_direct` on the event loop: open the DM, then post there."""
+
+        async def open_direct() -> Outcome:
+            opened, outcome = await self._call(
+                "conversations.open", self.client.conversations_open(users=user_id)
+            )
+            return Delivered(str(opened["channel"]["id"])) if opened is not None else outcome
+
+        direct = await retry_async(open_direct)
+        if not isinstance(direct, Delivered):
+            return direct
+        return await self._post(Place(direct.message_id), message)
+
+    async def _call(self, what: str, call: Awaitable[Any]) -> tuple[Any, Outcome]:
+        return await attempt_async(call, what, classify_slack)
 
 
 def _opens_form(text: str) -> bool:
