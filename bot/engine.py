@@ -119,6 +119,8 @@ class Dojo:
         """An admin's first command in a channel whose daily question was paused (the platform
         refused it for good) also says why and how to fix it — once."""
         try:
+            if not self._paused_untold(place.channel_id):  # one read; almost always the answer
+                return reply
             with self.ctx.seen(actor, place) as (_session, seen):
                 notice = daily.pause_notice(seen.channel) if seen.is_admin else None
                 if notice is None or seen.channel.pause_told_at is not None:
@@ -129,6 +131,21 @@ class Dojo:
             return reply
         message = replace(reply.message, text=f"{reply.message.text}\n\n{notice}")
         return Reply(message, reply.private)
+
+    def _paused_untold(self, channel_id: str) -> bool:
+        with self.db.unit_of_work() as session:
+            found = session.scalar(
+                select(Channel.id)
+                .join(Workspace, Workspace.id == Channel.workspace_id)
+                .where(
+                    Workspace.platform == self.ctx.platform,
+                    Channel.external_id == channel_id,
+                    Channel.paused_reason.is_not(None),
+                    Channel.pause_told_at.is_(None),
+                )
+                .limit(1)
+            )
+        return found is not None
 
     def handle_action(self, action: Action) -> Reply | None:
         return self._guarded(action.event_id, lambda: self._route_action(action))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,7 +18,7 @@ from bot.clock import ManualClock
 from bot.port import Actor, Command, Place
 from bot.ratelimit import Pacer
 from bot.workqueue import BUSY, WorkQueue
-from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscord
+from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, MODAL, FakeDiscord
 from tests.slack_wire import TEAM
 from tests.test_discord import START, Running, answer, followups, text_of
 from tests.test_discord import fake as fake  # the fixture, re-exported
@@ -205,5 +206,24 @@ def test_discord_full_queue_answers_busy(fake: FakeDiscord, bank_db: Database) -
         fake.wait_for(lambda: work.in_flight == 0)
         reply = answer(fake, fake.slash_command("mlsd", "help", user=fake.alice))
         assert BUSY not in str(reply)
+    finally:
+        running.close()
+
+
+def test_discord_a_form_still_opens_when_the_core_is_a_moment_late(
+    fake: FakeDiscord, bank_db: Database
+) -> None:
+    """A form must be an interaction's first answer: a command that may answer with one is not
+    deferred after the short wait the others get."""
+    work = WorkQueue(workers=1, limit=50)
+    running = Running(bank_db, ManualClock(start=START), work)
+    try:
+        answer(fake, fake.slash_command("mlsd", "mock", {"topic": "fraud"}, user=fake.alice))
+        answer(fake, fake.slash_command("mlsd", "end", {"mock": 1}, user=fake.alice))
+        vote = fake.slash_command("mlsd", "vote", {"mock": 1}, user=fake.bob)
+        with held_workers(running.loop, work):
+            fake.dispatch("INTERACTION_CREATE", vote)
+            time.sleep(0.5)  # the core stays busy longer than a plain answer waits
+        assert fake.callback(vote, timeout=10).body["type"] == MODAL
     finally:
         running.close()

@@ -58,10 +58,11 @@ from bot.workqueue import BUSY, WorkQueue
 
 log = logging.getLogger("dojo.discord")
 PLATFORM = "discord"
-# seconds of core work before the interaction is deferred: long enough for a quick answer (or a
-# form, which must be the first response) to go out directly, short enough that a queue behind
-# a burst still answers every interaction well inside Discord's 3 s
-ANSWER_WITHIN = 0.3
+# seconds of core work before the interaction is deferred: long enough for a quick answer to go
+# out directly, short enough that a queue behind a burst still answers well inside Discord's 3 s.
+# A form must be the first response, so what may answer with one waits longer for the core.
+ANSWER_WITHIN = 0.15
+FORM_WITHIN = 2.0
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 # What the bot needs in a channel: see `invite_url`.
 PERMISSIONS = discord.Permissions(
@@ -344,20 +345,26 @@ class DojoDiscord(discord.AutoShardedClient):
         return Place(str(interaction.channel_id))
 
     async def answer(
-        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None]
+        self,
+        interaction: discord.Interaction[Any],
+        work: Callable[[], Reply | None],
+        form_possible: bool = True,
     ) -> None:
-        """Queue the core's work, or answer "busy" at once when the queue is full."""
+        """Queue the core's work, or answer "busy" at once when the queue is full.
+        `form_possible`: the answer may be a form, so deferring early would lose it."""
         if not self.work.admit():
             await interaction.response.send_message(BUSY, ephemeral=True)
             return
-        self.work.spawn(self._answer(interaction, work), f"/{interaction.command or 'button'}")
+        within = FORM_WITHIN if form_possible else ANSWER_WITHIN
+        what = f"/{interaction.command.name}" if interaction.command else "button"
+        self.work.spawn(self._answer(interaction, work, within), what)
 
     async def _answer(
-        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None]
+        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None], within: float
     ) -> None:
         """Run the core; answer in time (defer if it takes long), privately when it says so."""
         task = asyncio.ensure_future(self.work.run_sync(work))
-        done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
+        done, _ = await asyncio.wait({task}, timeout=within)
         deferred = not done
         if deferred:
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -429,7 +436,7 @@ class DojoDiscord(discord.AutoShardedClient):
             )
             return self.dojo.handle_command(command)
 
-        await self.answer(interaction, work)
+        await self.answer(interaction, work, may_open_form(name, text))
 
     async def on_button(
         self, interaction: discord.Interaction[Any], action_id: str, value: str
@@ -490,7 +497,7 @@ class DojoDiscord(discord.AutoShardedClient):
             )
             return self.dojo.handle_action(action)
 
-        await self.answer(interaction, work)
+        await self.answer(interaction, work, form_possible=False)  # no modal answers a modal
 
     async def open_next_page(
         self, interaction: discord.Interaction[Any], value: str, place: Place
@@ -854,6 +861,17 @@ def sync_commands(
             return count
 
     return asyncio.run(main())
+
+
+def may_open_form(name: str, text: str) -> bool:
+    """Commands that can answer with a form: `vote` without scores, `bank add|import`,
+    `suggest` (the forms of bot/flows). Every button may (e.g. "Score", "Reject")."""
+    words = text.lower().split()
+    if name == "vote":
+        return not any(word.isdigit() for word in words)
+    if name == "bank":
+        return bool(words) and words[0] in ("add", "import")
+    return name == "suggest"
 
 
 def client_id_from_token(token: str) -> str:
