@@ -34,7 +34,7 @@ class Settings(DatabaseSettings, PointsSettings):
     # acknowledge first (bot/workqueue.py): threads for the core's database work (the database
     # pool is sized to match), and jobs admitted at once before "busy, try again" answers
     dojo_workers: int = Field(default=8, ge=1, le=64)
-    dojo_queue_limit: int = Field(default=1000, ge=1, le=100_000)
+    dojo_queue_limit: int = Field(default=200, ge=1, le=100_000)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
     @classmethod

@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 BUSY = "I'm busy with a burst of requests right now: please try again in a moment."
 DEFAULT_WORKERS = 8
-DEFAULT_LIMIT = 1000
+DEFAULT_LIMIT = 200  # about 2 s of work at the rate one process keeps up with: past it, say so
 
 
 @dataclass
