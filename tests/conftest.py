@@ -16,11 +16,11 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bank.orm import Base
 from bot import migrate
 from scoring import results, totals
+from tests.bank_copy import BankCopy
 
 POSTGRES_URL = os.environ.get("DOJO_TEST_POSTGRES_URL")
 # CI explores the same examples on every run (a red CI must be reproducible); locally, hypothesis
@@ -32,7 +32,10 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def _fresh_postgres_database(admin_url: str) -> tuple[str, str]:
-    name = f"dojo_test_{uuid.uuid4().hex[:10]}"
+    # a new database per call, so pytest-xdist workers never share one; the worker's name
+    # ("gw0", ...) in it says whose a leftover database was
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"dojo_test_{worker}_{uuid.uuid4().hex[:10]}"
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -127,11 +130,15 @@ def check_totals(db: Database) -> None:
             assert progress[key][0] == pytest.approx(total), key
 
 
+@pytest.fixture(scope="session")
+def _bank_copy() -> BankCopy:
+    return BankCopy()
+
+
 @pytest.fixture
-def bank_db(db: Database) -> Database:
-    """`db` with the built-in question bank loaded."""
-    with db.unit_of_work() as session:
-        ensure_builtin_bank(session)
+def bank_db(db: Database, _bank_copy: BankCopy) -> Database:
+    """`db` with the built-in question bank loaded (imported once per database, then copied)."""
+    _bank_copy.load(db)
     return db
 
 
