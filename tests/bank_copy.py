@@ -55,7 +55,7 @@ class BankCopy:
                 if table.name not in (families.name, questions.name):
                     count = session.scalar(select(func.count()).select_from(table))
                     assert count == 0, f"the bank import wrote to {table.name}; copy it too"
-            slugs = dict(session.execute(select(Family.id, Family.slug)).tuples().all())
+            slugs = {id_: slug for id_, slug in session.execute(select(Family.id, Family.slug))}
             family_rows = [dict(row) for row in session.execute(select(families)).mappings()]
             question_rows = [dict(row) for row in session.execute(select(questions)).mappings()]
         for row in question_rows:
@@ -66,7 +66,7 @@ class BankCopy:
         family_rows, question_rows = self._rows[db.url]
         with db.unit_of_work() as session:
             session.execute(insert(_table(Family)), [_without_id(row) for row in family_rows])
-            ids = dict(session.execute(select(Family.slug, Family.id)).tuples().all())
+            ids = {slug: id_ for slug, id_ in session.execute(select(Family.slug, Family.id))}
             session.execute(
                 insert(_table(Question)),
                 [_without_id(row) | {"family_id": ids[row["family_id"]]} for row in question_rows],
