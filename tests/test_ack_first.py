@@ -52,6 +52,8 @@ def full_queue(loop: asyncio.AbstractEventLoop, work: WorkQueue) -> Iterator[Non
         await work.run_sync(gate.wait, HOLD)
 
     async def occupy() -> None:
+        while work.in_flight:  # an earlier step's job may still be finishing its answer
+            await asyncio.sleep(0.01)
         for _ in range(work.limit):
             assert work.admit()
             work.spawn(hold(), "held job")

@@ -11,18 +11,15 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, Table, func, insert, select
+from sqlalchemy import ColumnElement, func, select
 
-from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bank.models import (
     Channel,
     DailyAnswer,
     DailyPrompt,
-    Family,
     Member,
     ProcessedEvent,
     Question,
@@ -81,40 +78,6 @@ def scheduled(db: Database, tmp_path: Path, start: datetime, text: str = BERLIN_
     reply = reply_of(harness.command("admin", text))
     assert reply.message.tone == Tone.SUCCESS, reply.message.text
     return harness
-
-
-_BANK_ROWS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-
-
-@pytest.fixture
-def bank_db(db: Database) -> Database:
-    """conftest's `bank_db`, faster: the built-in bank is parsed and imported once per backend,
-    then copied into each test's empty database as plain rows (same families and questions)."""
-    family_table, question_table = Family.__table__, Question.__table__
-    assert isinstance(family_table, Table)
-    assert isinstance(question_table, Table)
-    if db.url not in _BANK_ROWS:
-        with db.unit_of_work() as session:
-            ensure_builtin_bank(session)
-        with db.unit_of_work() as session:
-            slugs = {row.id: row.slug for row in session.execute(select(Family.id, Family.slug))}
-            families = [dict(row) for row in session.execute(select(family_table)).mappings()]
-            questions = [dict(row) for row in session.execute(select(question_table)).mappings()]
-        for question in questions:
-            question["family_id"] = slugs[question["family_id"]]  # by slug, not by id
-        _BANK_ROWS[db.url] = (families, questions)
-        return db
-    families, questions = _BANK_ROWS[db.url]
-    with db.unit_of_work() as session:
-        session.execute(insert(family_table), [without_id(row) for row in families])
-        ids = {row.slug: row.id for row in session.execute(select(Family.slug, Family.id))}
-        rows = [without_id(row) | {"family_id": ids[row["family_id"]]} for row in questions]
-        session.execute(insert(question_table), rows)
-    return db
-
-
-def without_id(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in row.items() if key != "id"}
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from bot.adapters.console import ConsolePort, escape_terminal
 from bot.adapters.discord import _send_kwargs
 from bot.port import Message
 from bot.text import Markup, render, segments
+from tests.conftest import examples
 from tests.test_slack import Slack, all_text, check_block_kit
 from tests.test_slack import slack as slack  # the fixture, re-exported
 
@@ -66,7 +67,7 @@ def _unescape_slack(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=untrusted, name=untrusted, value=untrusted)
 def test_slack_mrkdwn_never_carries_a_control_sequence(text: str, name: str, value: str) -> None:
     message = Message(text, title=name, fields=((name, value),))
@@ -85,7 +86,7 @@ def _discord_strings(message: Message) -> list[str]:
     return strings
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=untrusted, name=untrusted, value=untrusted)
 def test_discord_markdown_never_pings_or_hides_a_link(text: str, name: str, value: str) -> None:
     for rendered in _discord_strings(Message(text, title=name, fields=((name, value),))):
@@ -102,7 +103,7 @@ def test_every_discord_send_pings_nobody() -> None:
     assert (mentions.everyone, mentions.users, mentions.roles) == (False, False, False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=untrusted, name=untrusted)
 def test_console_output_has_no_control_characters(text: str, name: str) -> None:
     out = io.StringIO()

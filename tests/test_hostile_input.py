@@ -22,6 +22,7 @@ from bot.grammar import USAGE, UsageError, parse
 from bot.port import Actor, Command, Message, Place, Tone
 from scoring.models import PointsEntry, Vote
 from scoring.rubric import DEFAULT_RUBRIC
+from tests.conftest import examples
 from tests.support import Harness
 
 NASTY = [
@@ -52,7 +53,7 @@ SUBCOMMANDS = st.one_of(st.sampled_from(list(USAGE)), st.text(max_size=20))
 REPLY_LIMIT = 4000  # the shortest platform limit that applies to a reply's text (Discord: 4096)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(name=SUBCOMMANDS, args=COMMAND_TEXT)
 def test_parser_never_raises_anything_but_usage_errors(name: str, args: str) -> None:
     try:
@@ -73,7 +74,9 @@ def test_fuzzed_commands_through_the_core(bank_db: Database, tmp_path: Path) -> 
     harness = Harness(bank_db, tmp_path, admins=())  # nobody is an admin: nothing may change
 
     @settings(
-        max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=examples(150),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(name=SUBCOMMANDS.filter(lambda n: n not in ("mock", "join")), args=COMMAND_TEXT)
     def run(name: str, args: str) -> None:
@@ -109,7 +112,9 @@ def test_fuzzed_form_submissions(bank_db: Database, tmp_path: Path) -> None:
     )
 
     @settings(
-        max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=examples(150),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(
         form_id=st.sampled_from(list(forms)),
@@ -267,7 +272,7 @@ YAML_PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=st.one_of(st.text(max_size=200), st.lists(YAML_PIECES, max_size=30).map("".join)))
 def test_fuzzed_bank_files_fail_only_as_bank_file_errors(text: str) -> None:
     try:
@@ -277,7 +282,7 @@ def test_fuzzed_bank_files_fail_only_as_bank_file_errors(text: str) -> None:
         assert "Traceback" not in str(exc)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(action=st.from_regex(r"[a-z:]{1,20}", fullmatch=True), value=st.text(max_size=40))
 def test_fuzzed_discord_custom_ids(action: str, value: str) -> None:
     """Whatever a button's custom id says, the template either does not match or gives the
