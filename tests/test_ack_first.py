@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bank.db import Database
+from bot.adapters.discord import ANSWER_WITHIN
 from bot.clock import ManualClock
 from bot.port import Actor, Command, Place
 from bot.ratelimit import Pacer
@@ -184,7 +185,7 @@ def test_discord_interaction_is_deferred_while_the_core_is_busy(
     fake: FakeDiscord, bank_db: Database
 ) -> None:
     work = WorkQueue(workers=1, limit=50)
-    running = Running(bank_db, ManualClock(start=START), work)
+    running = Running(bank_db, ManualClock(start=START), work, answer_within=ANSWER_WITHIN)
     try:
         ix = fake.slash_command("mlsd", "help", user=fake.alice)
         mark = fake.mark()
@@ -218,7 +219,7 @@ def test_discord_a_form_still_opens_when_the_core_is_a_moment_late(
     """A form must be an interaction's first answer: a command that may answer with one is not
     deferred after the short wait the others get."""
     work = WorkQueue(workers=1, limit=50)
-    running = Running(bank_db, ManualClock(start=START), work)
+    running = Running(bank_db, ManualClock(start=START), work, answer_within=ANSWER_WITHIN)
     try:
         answer(fake, fake.slash_command("mlsd", "mock", {"topic": "fraud"}, user=fake.alice))
         answer(fake, fake.slash_command("mlsd", "end", {"mock": 1}, user=fake.alice))

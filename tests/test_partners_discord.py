@@ -26,6 +26,7 @@ from bot.engine import Dojo
 from scoring.models import PointsEntry
 from tests.fake_discord import EPHEMERAL, MANAGE_CHANNELS, FakeDiscord, pointed_at_fake
 from tests.test_discord import (
+    ANSWER_PATIENCE,
     START,
     TOKEN,
     Running,
@@ -222,6 +223,7 @@ def test_voice_rooms_beside_mocks_only_when_switched_on(
         lambda port: Dojo(bank_db, port, clock, platform="discord", seed="t"),
         guild_ready_timeout=0.05,
         voice_rooms=True,
+        answer_within=ANSWER_PATIENCE,
     )
     running = Running.__new__(Running)
     running.bot = bot

@@ -35,7 +35,7 @@ from bot.port import Actor, Command, Place
 from tests.fake_discord import API_PREFIX, EPHEMERAL, FakeDiscord, pointed_at_fake
 from tests.fake_slack import FakeSlack
 from tests.slack_wire import Server, SlackClient
-from tests.test_discord import TOKEN, answer, text_of
+from tests.test_discord import ANSWER_PATIENCE, TOKEN, answer, text_of
 
 T = TypeVar("T")
 
@@ -229,6 +229,7 @@ class DiscordRunning:
             lambda port: Dojo(db, port, clock, platform="discord", seed="t"),
             guild_ready_timeout=0.05,
             members_intent=members_intent,
+            answer_within=ANSWER_PATIENCE,
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
