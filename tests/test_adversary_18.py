@@ -1,0 +1,137 @@
+"""Adversary tests for issue 18 "Acknowledge first" (brief hadv). Each test states the promise
+it attacks. Tests marked `FAILS` reproduce a broken promise on the branch they were written on
+(they are left failing on purpose: they are the findings); the others are probes that held."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from bank.db import Database
+from bot.workqueue import WorkQueue
+from tests.slack_wire import SlackClient
+from tests.test_ack_first import _daily_with_button, _ephemerals, _vote_form, full_queue
+from tests.test_slack import all_text, running_slack
+
+
+def _thread_events(client: SlackClient, ts: str, count: int, prefix: str) -> list[int]:
+    """`count` thread-reply events sent at the same moment; their HTTP statuses."""
+    barrier = threading.Barrier(count)
+
+    def send(i: int) -> int:
+        barrier.wait()
+        return client.thread_message(f"UU{i:03d}", ts, "an answer", event_id=f"{prefix}{i}").status
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(send, range(count)))
+
+
+def test_FAILS_http_event_acked_200_then_dropped_when_queue_fills(bank_db: Database) -> None:
+    """Promise: an event that cannot be queued gets 503 so Slack retries it; nothing is lost.
+    Attack: a burst of thread-reply events against a small queue. The 503 gate in `http_app`
+    looks at `work.full()` before Bolt dispatches, but the listener admits later (Bolt runs it
+    after acknowledging), so several events pass the gate, get 200, and are then dropped."""
+    work = WorkQueue(workers=1, limit=2)
+    with running_slack(bank_db, work) as slack:
+        _, ts, _ = _daily_with_button(slack)
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        refused_before = work.stats.refused
+        statuses = _thread_events(slack.client, ts, 12, "EvBurst")
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        accepted = statuses.count(200)
+        dropped_after_200 = work.stats.refused - refused_before
+        # every event Slack was told "200" for must have been queued
+        assert dropped_after_200 == 0, (
+            f"{accepted} events got 200 but {dropped_after_200} of them were dropped "
+            f"(statuses {statuses})"
+        )
+
+
+def test_FAILS_socket_mode_event_dropped_on_full_queue(bank_db: Database) -> None:
+    """Promise: a Slack event on a full queue is not lost. In Socket Mode there is no HTTP 503
+    gate: Bolt acknowledges the envelope and `_on_event`'s listener logs "dropped". Shown here
+    by calling the listener Bolt would call, with the queue full."""
+    work = WorkQueue(workers=1, limit=1)
+    with running_slack(bank_db, work) as slack:
+        listener = slack.bot._on_event(slack.bot._message, "message event")
+        body = {"team_id": "T1", "event_id": "EvSocket", "type": "event_callback"}
+        event = {"type": "message", "channel": "C1", "user": "UBOB", "ts": "2.0",
+                 "thread_ts": "1.0", "text": "x"}
+        with full_queue(slack.server.loop, work):
+            asyncio.run_coroutine_threadsafe(listener(body, event), slack.server.loop).result(5)
+            # the envelope would already be acked; the only outcome allowed is "queued"
+            assert work.stats.refused == 0, "a Socket Mode event was acknowledged and dropped"
+
+
+def test_FAILS_form_submission_into_unpostable_channel_tells_nobody(bank_db: Database) -> None:
+    """Promise: on a platform refusal the user still gets a specific message and a fix.
+    Attack: submit a vote form whose public result post is refused (`not_in_channel`). Forms
+    have no `respond`, so `_answer` drops the Permanent outcome: the voter hears nothing."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.client.response_url = slack.fake.response_url
+        form = _vote_form(slack)
+        slack.fake.plan.slack_error("chat.postMessage", "not_in_channel", times=5)
+        slack.fake.plan.slack_error("chat.postEphemeral", "not_in_channel", times=5)
+        mark = slack.fake.mark()
+        scores = {b["block_id"]: "3" for b in form["blocks"]}
+        assert slack.client.submit("UBOB", form, scores).status == 200
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        time.sleep(0.5)
+        calls = slack.fake.since(mark)
+        told: list[Any] = [
+            c for c in calls
+            if c.method in ("conversations.open", "response_url")
+            or (c.method == "chat.postMessage" and str(c.params.get("channel", "")).startswith("D"))
+        ]
+        assert told, f"the voter was told nothing; calls: {[c.method for c in calls]}"
+
+
+def test_command_into_unpostable_channel_gets_reason_via_response_url(bank_db: Database) -> None:
+    """Probe (held): a slash command whose ephemeral answer is refused with `channel_not_found`
+    answers through response_url with the reason."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.client.response_url = slack.fake.response_url
+        slack.fake.plan.slack_error("chat.postEphemeral", "channel_not_found", times=1)
+        mark = slack.fake.mark()
+        assert slack.client.command("UALICE", "help").status == 200
+        slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "response_url")))
+        text = all_text(slack.fake.since(mark, "response_url")[0].params)
+        assert "cannot post" in text
+
+
+def test_ratelimited_reply_is_retried_once_not_doubled(bank_db: Database) -> None:
+    """Probe: a 429 with Retry-After on the async reply path is waited out and sent once."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.fake.plan.slack_error("chat.postEphemeral", "ratelimited", retry_after=1)
+        mark = slack.fake.mark()
+        slack.client.command("UALICE", "help")
+        slack.fake.wait_for(lambda: len(_ephemerals(slack, mark)) >= 2)
+        time.sleep(1.0)
+        calls = slack.fake.since(mark, "chat.postEphemeral")
+        assert len(calls) == 2  # one refused, one delivered
+
+
+@pytest.mark.parametrize("kind", ["drop"])
+def test_dropped_public_reply_is_not_posted_twice(bank_db: Database, kind: str) -> None:
+    """Probe: a public reply whose answer is dropped after Slack carried it out is not
+    repeated (Ambiguous is not retried), so nothing appears twice."""
+    from tests.fault_plan import Fault
+
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.client.response_url = slack.fake.response_url
+        slack.fake.plan.add(Fault("chat.postMessage", kind=kind))  # type: ignore[arg-type]
+        mark = slack.fake.mark()
+        slack.client.command("UALICE", "mock recsys")
+        slack.fake.wait_for(lambda: work.in_flight == 0, timeout=30)
+        time.sleep(0.5)
+        posts = [c.params.get("text") for c in slack.fake.since(mark, "chat.postMessage")]
+        assert len(posts) == len(set(posts)), f"posted twice: {posts}"
