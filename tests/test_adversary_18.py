@@ -135,3 +135,118 @@ def test_dropped_public_reply_is_not_posted_twice(bank_db: Database, kind: str) 
         time.sleep(0.5)
         posts = [c.params.get("text") for c in slack.fake.since(mark, "chat.postMessage")]
         assert len(posts) == len(set(posts)), f"posted twice: {posts}"
+
+
+# -- shutdown (SIGTERM) while a request is in flight, through `dojo run` --------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _dojo_env(bank_db: Database, api_url: str, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": bank_db.url,
+        "SLACK_BOT_TOKEN": "xoxb-sigterm",
+        "SLACK_API_URL": api_url,
+        "DOJO_LOG_LEVEL": "INFO",
+        **extra,
+    }
+    for name in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
+def test_FAILS_socket_mode_sigterm_cuts_the_request_in_flight(
+    tmp_path: Any, bank_db: Database
+) -> None:
+    """Promise: on SIGTERM the requests in flight finish before the process exits. Attack:
+    `dojo run` in Socket Mode, a slow Web API (1.5 s a call), SIGTERM right after the command's
+    envelope is acknowledged. Nothing handles SIGTERM in Socket Mode (no aiohttp run_app), so
+    the process dies at once and the user's answer is never posted."""
+    import signal
+    import subprocess
+
+    from tests.support import DOJO_COMMAND
+    from tests.test_slack import USERS
+    from tests.test_slack_socket_mode import APP_TOKEN, SocketModeSlack, _slash_command
+
+    fake = SocketModeSlack(users=dict(USERS))
+    api_url = fake.start()
+    env = _dojo_env(bank_db, api_url, SLACK_APP_TOKEN=APP_TOKEN)
+    process = subprocess.Popen(
+        [*DOJO_COMMAND, "run", "--platform", "slack"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not fake.connected:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        fake.latency = 1.5
+        fake.send(_slash_command("env-t", "help"))
+        fake.wait_for(lambda: any(a.get("envelope_id") == "env-t" for a in fake.acks))
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        time.sleep(0.5)
+        answered = bool(fake.of("chat.postEphemeral"))
+        assert answered, f"exit code {code}: the acknowledged command was never answered"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+        fake.stop()
+
+
+def test_http_mode_sigterm_lets_the_request_in_flight_finish(
+    tmp_path: Any, bank_db: Database
+) -> None:
+    """Probe: the same in HTTP mode (aiohttp's run_app turns SIGTERM into a graceful exit)."""
+    import signal
+    import subprocess
+
+    from tests.fake_slack import FakeSlack
+    from tests.slack_wire import SECRET
+    from tests.support import DOJO_COMMAND
+    from tests.test_slack import USERS
+
+    fake = FakeSlack(users=dict(USERS))
+    api_url = fake.start()
+    port = _free_port()
+    env = _dojo_env(bank_db, api_url, SLACK_SIGNING_SECRET=SECRET)
+    process = subprocess.Popen(
+        [*DOJO_COMMAND, "run", "--platform", "slack", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        client = SlackClient(f"http://127.0.0.1:{port}", team="T1")
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        fake.latency = 1.5
+        assert client.command("UALICE", "help").status == 200
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        assert fake.of("chat.postEphemeral"), f"exit {code}: the command was never answered"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+        fake.stop()
