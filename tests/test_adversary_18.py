@@ -16,6 +16,8 @@ from bank.db import Database
 from bot.workqueue import WorkQueue
 from tests.slack_wire import SlackClient
 from tests.test_ack_first import _daily_with_button, _ephemerals, _vote_form, full_queue
+from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE
+from tests.test_discord import fake as fake  # the fixture, re-exported
 from tests.test_slack import all_text, running_slack
 
 
@@ -250,3 +252,49 @@ def test_http_mode_sigterm_lets_the_request_in_flight_finish(
             process.kill()
         process.communicate(timeout=30)
         fake.stop()
+
+
+def test_FAILS_discord_sigterm_cuts_the_interaction_in_flight(
+    fake: Any, bank_db: Database, tmp_path: Any
+) -> None:
+    """Promise: on SIGTERM the requests in flight finish. Attack: `dojo run --platform
+    discord`, a slow REST API (1 s a call), `/mlsd mock` (several posts), SIGTERM once the
+    interaction is deferred. discord.py's `Client.run` handles only Ctrl-C, so the process
+    dies at once: the user keeps "thinking…" and never gets the answer."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.support import DOJO_COMMAND
+    from tests.test_discord import TOKEN, followups
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": bank_db.url,
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_URL": f"{fake.base_url}/api/v10",
+        "DOJO_LOG_LEVEL": "INFO",
+    }
+    for name in ("SLACK_BOT_TOKEN", "DISCORD_GATEWAY_URL"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [*DOJO_COMMAND, "run", "--platform", "discord"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        fake.wait_connected(timeout=60)
+        fake.wait_call("PUT", f"/guilds/{fake.guild_id}/commands", timeout=60)
+        fake.latency = 1.0
+        ix = fake.slash_command("mlsd", "mock", {"topic": "fraud"}, user=fake.alice)
+        mark = fake.mark()
+        fake.dispatch("INTERACTION_CREATE", ix)
+        first = fake.callback(ix, timeout=10).body
+        assert first["type"] == DEFERRED_CHANNEL_MESSAGE  # "thinking…": the answer follows
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        time.sleep(1.0)
+        assert followups(fake, ix, mark), f"exit {code}: the deferred interaction got no answer"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
