@@ -298,3 +298,35 @@ def test_FAILS_discord_sigterm_cuts_the_interaction_in_flight(
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)
+
+
+def test_FAILS_refused_buttons_grow_tasks_past_the_queue_limit(bank_db: Database) -> None:
+    """Promise: "memory stays bounded by the limit". Attack: queue full (limit 1), a slow
+    response_url (2 s), 60 button presses at once. Each refused press is answered "busy" by
+    a task Bolt runs after the ack that is counted nowhere, so the tasks alive on the loop
+    grow with the burst, not with DOJO_QUEUE_LIMIT."""
+    work = WorkQueue(workers=1, limit=1)
+    with running_slack(bank_db, work) as slack:
+        slack.client.response_url = slack.fake.response_url
+        button, ts, thread = _daily_with_button(slack)
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        loop = slack.server.loop
+
+        async def tasks() -> int:
+            return len(asyncio.all_tasks())
+
+        idle = asyncio.run_coroutine_threadsafe(tasks(), loop).result(5)
+        with full_queue(loop, work):
+            slack.fake.latency = 2.0
+            with ThreadPoolExecutor(20) as pool:
+                statuses = list(
+                    pool.map(lambda i: slack.client.press(f"UP{i}", button, ts, thread).status,
+                             range(60))
+                )
+            assert statuses == [200] * 60
+            peak = asyncio.run_coroutine_threadsafe(tasks(), loop).result(5)
+            slack.fake.latency = 0.0
+        slack.fake.wait_for(lambda: len(slack.fake.of("response_url")) >= 60)
+        assert peak - idle <= work.limit + 5, (
+            f"{peak - idle} tasks alive for a queue limit of {work.limit}"
+        )
