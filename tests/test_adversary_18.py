@@ -330,3 +330,35 @@ def test_FAILS_refused_buttons_grow_tasks_past_the_queue_limit(bank_db: Database
         assert peak - idle <= work.limit + 5, (
             f"{peak - idle} tasks alive for a queue limit of {work.limit}"
         )
+
+
+def test_FAILS_reply_lost_to_5xx_tells_the_user_nothing(bank_db: Database) -> None:
+    """Promise: on a platform refusal the user still gets a specific message. Attack: Slack's
+    edge answers 503 to every `chat.postEphemeral` for the reply to `/mlsd help` (4 attempts,
+    ~3.5 s). The final outcome is Transient, and `_answer` only falls back to response_url for
+    Permanent ones: the user who typed the command sees nothing at all."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.client.response_url = slack.fake.response_url
+        slack.fake.plan.slack_status("chat.postEphemeral", 503, times=4)
+        mark = slack.fake.mark()
+        assert slack.client.command("UALICE", "help").status == 200
+        slack.fake.wait_for(lambda: len(_ephemerals(slack, mark)) >= 4)
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        time.sleep(0.5)
+        told = slack.fake.since(mark, "response_url")
+        assert told, "four 503s and the user was told nothing (no response_url fallback)"
+
+
+def test_dropped_ephemeral_reply_is_not_repeated(bank_db: Database) -> None:
+    """Probe: a private reply whose connection drops after Slack carried it out is not sent
+    again (it may already be there)."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.fake.plan.drop_after("chat.postEphemeral")
+        mark = slack.fake.mark()
+        slack.client.command("UALICE", "help")
+        slack.fake.wait_for(lambda: bool(_ephemerals(slack, mark)))
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        time.sleep(0.5)
+        assert len(_ephemerals(slack, mark)) == 1
