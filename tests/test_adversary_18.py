@@ -362,3 +362,66 @@ def test_dropped_ephemeral_reply_is_not_repeated(bank_db: Database) -> None:
         slack.fake.wait_for(lambda: work.in_flight == 0)
         time.sleep(0.5)
         assert len(_ephemerals(slack, mark)) == 1
+
+
+def test_FAILS_slack_vote_form_opens_after_the_trigger_expired(bank_db: Database) -> None:
+    """Promise: forms still open when they should. A Slack trigger_id lives 3 s; `views.open`
+    is awaited only after the core answered on a worker thread. Attack: every worker busy for
+    3.5 s (other users' requests), then `/mlsd vote #1`. `views.open` is called more than 3 s
+    after the command was sent: real Slack refuses it (expired_trigger_id) and the voter gets
+    the inline fallback instead of the form. The fake does not expire triggers, so the test
+    measures the delay itself."""
+    from tests.test_ack_first import _command_answered, held_workers
+
+    work = WorkQueue(workers=1, limit=50)
+    with running_slack(bank_db, work) as slack:
+        for user, text in (("UALICE", "mock recsys"), ("UALICE", "end #1")):
+            _command_answered(slack, user, text)
+        mark = slack.fake.mark()
+        gate = threading.Timer(3.5, lambda: None)
+        with held_workers(slack.server.loop, work):
+            sent = time.monotonic()
+            assert slack.client.command("UBOB", "vote #1").status == 200
+            gate.start()
+            gate.join()
+        slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "views.open")))
+        opened_after = slack.fake.since(mark, "views.open")[0].at - sent
+        assert opened_after < 3.0, f"views.open {opened_after:.1f} s after the trigger was issued"
+
+
+def test_slack_ack_latency_under_a_burst(bank_db: Database) -> None:
+    """Probe: 200 slash commands from 20 clients at once, the Web API slow (0.5 s a call):
+    every acknowledgement within Slack's 3 s."""
+    work = WorkQueue(workers=2, limit=1000)
+    with running_slack(bank_db, work) as slack:
+        slack.fake.latency = 0.5
+
+        def timed(i: int) -> float:
+            start = time.monotonic()
+            assert slack.client.command(f"UB{i:03d}", "help").status == 200
+            return time.monotonic() - start
+
+        with ThreadPoolExecutor(20) as pool:
+            times = sorted(pool.map(timed, range(200)))
+        slack.fake.latency = 0.0
+        slack.fake.wait_for(lambda: work.in_flight == 0, timeout=60)
+        print(f"ack p50 {times[100]:.3f} s, p99 {times[197]:.3f} s, max {times[-1]:.3f} s")
+        assert times[-1] < 3.0
+
+
+def test_FAILS_first_request_waits_for_bolts_auth_test(bank_db: Database) -> None:
+    """Promise: every Slack request is acknowledged before any Web API call. Attack: a fresh
+    app and a slow Web API (3.5 s a call). Bolt's single-team authorization middleware calls
+    `auth.test` (awaited) before the listener runs, so the very first request's ack waits on
+    the Web API and misses Slack's 3 s."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.fake.latency = 3.5
+        mark = slack.fake.mark()
+        start = time.monotonic()
+        response = slack.client.command("UALICE", "help")
+        took = time.monotonic() - start
+        before_ack = [c.method for c in slack.fake.since(mark) if c.at < start + took]
+        slack.fake.latency = 0.0
+        assert response.status == 200
+        assert took < 3.0, f"ack after {took:.1f} s; Web API calls before it: {before_ack}"
