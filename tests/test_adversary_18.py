@@ -425,3 +425,19 @@ def test_FAILS_first_request_waits_for_bolts_auth_test(bank_db: Database) -> Non
         slack.fake.latency = 0.0
         assert response.status == 200
         assert took < 3.0, f"ack after {took:.1f} s; Web API calls before it: {before_ack}"
+
+
+def test_FAILS_auth_test_5xx_turns_the_first_request_into_an_error(bank_db: Database) -> None:
+    """Promise: a platform hiccup never costs the user their request. Attack: Slack's edge
+    answers 503 once to `auth.test`, which Bolt calls before the first listener. Bolt answers
+    that request itself with an error instead of acknowledging it, and the command is lost."""
+    work = WorkQueue(workers=2, limit=50)
+    with running_slack(bank_db, work) as slack:
+        slack.fake.plan.slack_status("auth.test", 503)
+        mark = slack.fake.mark()
+        response = slack.client.command("UALICE", "help")
+        time.sleep(1.0)
+        answered = bool(_ephemerals(slack, mark))
+        assert response.status == 200 and answered, (
+            f"status {response.status} body {response.body[:120]!r}, answered: {answered}"
+        )
