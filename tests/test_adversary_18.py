@@ -441,3 +441,34 @@ def test_FAILS_auth_test_5xx_turns_the_first_request_into_an_error(bank_db: Data
         assert response.status == 200 and answered, (
             f"status {response.status} body {response.body[:120]!r}, answered: {answered}"
         )
+
+
+def test_event_refused_with_503_counts_once_when_slack_retries(bank_db: Database) -> None:
+    """Probe: an answer event refused with 503 on a full queue, then delivered again by Slack
+    (X-Slack-Retry-Num 1) and again (2), is counted exactly once."""
+    from sqlalchemy import func, select
+
+    from bank.models import DailyAnswer
+
+    work = WorkQueue(workers=1, limit=1)
+    with running_slack(bank_db, work) as slack:
+        _, ts, _ = _daily_with_button(slack)
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        with full_queue(slack.server.loop, work):
+            first = slack.client.thread_message("UCAROL", ts, "answer", event_id="EvRetry")
+            assert first.status == 503
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        for retry in (1, 2):
+            admitted = work.stats.admitted
+            again = slack.client.thread_message(
+                "UCAROL", ts, "answer", event_id="EvRetry", retry=retry
+            )
+            assert again.status == 200
+            slack.fake.wait_for(  # Slack retries minutes apart: let this one finish
+                lambda: work.stats.admitted > admitted and work.in_flight == 0
+            )
+        slack.fake.wait_for(lambda: work.in_flight == 0)
+        time.sleep(0.3)
+        with bank_db.unit_of_work() as session:
+            count = session.scalar(select(func.count()).select_from(DailyAnswer))
+        assert count == 1
