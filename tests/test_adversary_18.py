@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,9 +15,9 @@ import pytest
 
 from bank.db import Database
 from bot.workqueue import WorkQueue
+from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE
 from tests.slack_wire import SlackClient
 from tests.test_ack_first import _daily_with_button, _ephemerals, _vote_form, full_queue
-from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE
 from tests.test_discord import fake as fake  # the fixture, re-exported
 from tests.test_slack import all_text, running_slack
 
@@ -62,8 +63,14 @@ def test_FAILS_socket_mode_event_dropped_on_full_queue(bank_db: Database) -> Non
     with running_slack(bank_db, work) as slack:
         listener = slack.bot._on_event(slack.bot._message, "message event")
         body = {"team_id": "T1", "event_id": "EvSocket", "type": "event_callback"}
-        event = {"type": "message", "channel": "C1", "user": "UBOB", "ts": "2.0",
-                 "thread_ts": "1.0", "text": "x"}
+        event = {
+            "type": "message",
+            "channel": "C1",
+            "user": "UBOB",
+            "ts": "2.0",
+            "thread_ts": "1.0",
+            "text": "x",
+        }
         with full_queue(slack.server.loop, work):
             asyncio.run_coroutine_threadsafe(listener(body, event), slack.server.loop).result(5)
             # the envelope would already be acked; the only outcome allowed is "queued"
@@ -87,7 +94,8 @@ def test_FAILS_form_submission_into_unpostable_channel_tells_nobody(bank_db: Dat
         time.sleep(0.5)
         calls = slack.fake.since(mark)
         told: list[Any] = [
-            c for c in calls
+            c
+            for c in calls
             if c.method in ("conversations.open", "response_url")
             or (c.method == "chat.postMessage" and str(c.params.get("channel", "")).startswith("D"))
         ]
@@ -186,7 +194,11 @@ def test_FAILS_socket_mode_sigterm_cuts_the_request_in_flight(
     env = _dojo_env(bank_db, api_url, SLACK_APP_TOKEN=APP_TOKEN)
     process = subprocess.Popen(
         [*DOJO_COMMAND, "run", "--platform", "slack"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -227,7 +239,11 @@ def test_http_mode_sigterm_lets_the_request_in_flight_finish(
     env = _dojo_env(bank_db, api_url, SLACK_SIGNING_SECRET=SECRET)
     process = subprocess.Popen(
         [*DOJO_COMMAND, "run", "--platform", "slack", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         client = SlackClient(f"http://127.0.0.1:{port}", team="T1")
@@ -279,7 +295,11 @@ def test_FAILS_discord_sigterm_cuts_the_interaction_in_flight(
         env.pop(name, None)
     process = subprocess.Popen(
         [*DOJO_COMMAND, "run", "--platform", "discord"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         fake.wait_connected(timeout=60)
@@ -320,8 +340,9 @@ def test_FAILS_refused_buttons_grow_tasks_past_the_queue_limit(bank_db: Database
             slack.fake.latency = 2.0
             with ThreadPoolExecutor(20) as pool:
                 statuses = list(
-                    pool.map(lambda i: slack.client.press(f"UP{i}", button, ts, thread).status,
-                             range(60))
+                    pool.map(
+                        lambda i: slack.client.press(f"UP{i}", button, ts, thread).status, range(60)
+                    )
                 )
             assert statuses == [200] * 60
             peak = asyncio.run_coroutine_threadsafe(tasks(), loop).result(5)
@@ -458,15 +479,17 @@ def test_event_refused_with_503_counts_once_when_slack_retries(bank_db: Database
             first = slack.client.thread_message("UCAROL", ts, "answer", event_id="EvRetry")
             assert first.status == 503
         slack.fake.wait_for(lambda: work.in_flight == 0)
+
+        def finished(admitted: int) -> Callable[[], bool]:
+            return lambda: work.stats.admitted > admitted and work.in_flight == 0
+
         for retry in (1, 2):
             admitted = work.stats.admitted
             again = slack.client.thread_message(
                 "UCAROL", ts, "answer", event_id="EvRetry", retry=retry
             )
             assert again.status == 200
-            slack.fake.wait_for(  # Slack retries minutes apart: let this one finish
-                lambda: work.stats.admitted > admitted and work.in_flight == 0
-            )
+            slack.fake.wait_for(finished(admitted))  # Slack retries minutes apart
         slack.fake.wait_for(lambda: work.in_flight == 0)
         time.sleep(0.3)
         with bank_db.unit_of_work() as session:
