@@ -495,3 +495,73 @@ def test_event_refused_with_503_counts_once_when_slack_retries(bank_db: Database
         with bank_db.unit_of_work() as session:
             count = session.scalar(select(func.count()).select_from(DailyAnswer))
         assert count == 1
+
+
+def test_FAILS_socket_mode_event_acked_and_dropped_through_dojo_run(
+    tmp_path: Any, bank_db: Database
+) -> None:
+    """The Socket Mode event loss through the real interface: `dojo run` with DOJO_QUEUE_LIMIT=1,
+    a slow Web API (3 s a call) so one command fills the queue, then a thread-reply event
+    envelope. The app acknowledges the envelope (Slack will never send it again) and the
+    listener then drops the event ("is dropped" in its log)."""
+    import subprocess
+
+    from tests.support import DOJO_COMMAND
+    from tests.test_slack import USERS
+    from tests.test_slack_socket_mode import APP_TOKEN, SocketModeSlack, _slash_command
+
+    fake = SocketModeSlack(users=dict(USERS))
+    api_url = fake.start()
+    env = _dojo_env(
+        bank_db, api_url, SLACK_APP_TOKEN=APP_TOKEN, DOJO_QUEUE_LIMIT="1", DOJO_WORKERS="1"
+    )
+    process = subprocess.Popen(
+        [*DOJO_COMMAND, "run", "--platform", "slack"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stderr = ""
+    try:
+        deadline = time.monotonic() + 60
+        while not fake.connected:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        fake.latency = 3.0
+        fake.send(_slash_command("env-cmd", "help"))  # holds the only place for ~6 s
+        fake.wait_for(lambda: any(a.get("envelope_id") == "env-cmd" for a in fake.acks))
+        fake.send(
+            {
+                "envelope_id": "env-event",
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "payload": {
+                    "token": "legacy",
+                    "team_id": "T1",
+                    "api_app_id": "A1",
+                    "type": "event_callback",
+                    "event_id": "EvSocketBusy",
+                    "event_time": int(time.time()),
+                    "event": {
+                        "type": "message",
+                        "channel": "C1",
+                        "user": "UBOB",
+                        "text": "my answer",
+                        "ts": "1700000002.000100",
+                        "thread_ts": "1700000001.000100",
+                        "channel_type": "channel",
+                    },
+                },
+            }
+        )
+        fake.wait_for(lambda: any(a.get("envelope_id") == "env-event" for a in fake.acks))
+        time.sleep(1.0)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+        fake.stop()
+    assert "is dropped" not in stderr, "the event envelope was acknowledged, then dropped"
