@@ -15,6 +15,7 @@ from bank.catalog import ensure_builtin_bank
 from bank.db import Database
 from bot import migrate
 from bot.config import Settings
+from bot.workqueue import FORM_WORKERS
 from scoring.results import backfill
 
 log = logging.getLogger("dojo")
@@ -42,11 +43,11 @@ def startup_lock(db: Database) -> Iterator[None]:
 def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     """The database, migrated to head and holding at least the built-in bank."""
     pool = (
-        {"pool_size": settings.dojo_workers + 2}
+        {"pool_size": settings.dojo_workers + FORM_WORKERS + 2}
         if settings.database_url.startswith("postgres")
         else {}
     )
-    db = Database(settings.database_url, **pool)  # a connection per core worker, the ticker's
+    db = Database(settings.database_url, **pool)  # one per core worker, the ticker, a spare
     if upgrade:
         with startup_lock(db):
             migrate.upgrade(db)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 BUSY = "I'm busy with a burst of requests right now: please try again in a moment."
 DEFAULT_WORKERS = 8
+FORM_WORKERS = 2  # threads of the form lane (the database pool counts them too)
 DEFAULT_LIMIT = 200  # about 2 s of work at the rate one process keeps up with: past it, say so
 
 
@@ -44,6 +46,9 @@ class WorkQueue:
         self.limit = limit
         self.stats = WorkStats()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dojo-core")
+        # work that opens a form: the platform's trigger expires in 3 s (Slack `trigger_id`,
+        # Discord's first response), so it must not queue behind a burst of other work
+        self._forms = ThreadPoolExecutor(max_workers=FORM_WORKERS, thread_name_prefix="dojo-form")
         self._jobs: set[asyncio.Task[None]] = set()
         self._reserved = 0
 
@@ -55,10 +60,12 @@ class WorkQueue:
     def full(self) -> bool:
         return self._reserved >= self.limit
 
-    def admit(self) -> bool:
+    def admit(self, force: bool = False) -> bool:
         """Reserve a place for one job; False (counted as refused) when the queue is full.
+        `force`: for work already acknowledged that cannot be refused any more (an event Slack
+        will not send again); it may pass the limit by the few that slipped past the gate.
         Call on the event loop; every True must be followed by `spawn`."""
-        if self.full():
+        if self.full() and not force:
             self.stats.refused += 1
             return False
         self._reserved += 1
@@ -84,9 +91,11 @@ class WorkQueue:
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
-    async def run_sync(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` on one of the core's worker threads; waits without holding the loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+    async def run_sync(self, call: Callable[..., T], *args: Any, opens_form: bool = False) -> T:
+        """`call(*args)` on one of the core's worker threads; waits without holding the loop.
+        `opens_form`: on the form lane, which a burst of other work does not hold up."""
+        pool = self._forms if opens_form else self._pool
+        return await asyncio.get_running_loop().run_in_executor(pool, call, *args)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Let running jobs finish (a shutdown must not cut a vote in half), then stop the
@@ -98,4 +107,15 @@ class WorkQueue:
             if pending:
                 log.warning("cancelled %d job(s) still running at shutdown", len(pending))
                 await asyncio.wait(pending, timeout=1.0)
-        await asyncio.to_thread(self._pool.shutdown, True, cancel_futures=True)
+        for pool in (self._pool, self._forms):
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+
+
+def shutdown_signal() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, so a server stops the way `drain` expects (stop
+    taking requests, finish those in flight) instead of dying mid-request. Call on the loop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -39,6 +39,7 @@ from bot.adapters.faults import attempt_async
 from bot.delivery import describe
 from bot.engine import Dojo
 from bot.grammar import DEFAULT_EXTEND_MINUTES, MAX_EXTEND_MINUTES, PERIODS, SIGNALS, USAGE
+from bot.partner_render import REJECT
 from bot.port import (
     Action,
     Actor,
@@ -54,7 +55,8 @@ from bot.port import (
     ResolvedUser,
     Style,
 )
-from bot.workqueue import BUSY, WorkQueue
+from bot.render import SCORE
+from bot.workqueue import BUSY, WorkQueue, shutdown_signal
 
 log = logging.getLogger("dojo.discord")
 PLATFORM = "discord"
@@ -63,6 +65,7 @@ PLATFORM = "discord"
 # A form must be the first response, so what may answer with one waits longer for the core.
 ANSWER_WITHIN = 0.15
 FORM_WITHIN = 2.0
+FORM_BUTTONS = frozenset({SCORE, REJECT})  # buttons whose answer is a form (score, reason)
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 # What the bot needs in a channel: see `invite_url`.
 PERMISSIONS = discord.Permissions(
@@ -352,7 +355,7 @@ class DojoDiscord(discord.AutoShardedClient):
         self,
         interaction: discord.Interaction[Any],
         work: Callable[[], Reply | None],
-        form_possible: bool = True,
+        form_possible: bool = False,
     ) -> None:
         """Queue the core's work, or answer "busy" at once when the queue is full.
         `form_possible`: the answer may be a form, so deferring early would lose it."""
@@ -361,13 +364,17 @@ class DojoDiscord(discord.AutoShardedClient):
             return
         within = max(FORM_WITHIN, self.answer_within) if form_possible else self.answer_within
         what = f"/{interaction.command.name}" if interaction.command else "button"
-        self.work.spawn(self._answer(interaction, work, within), what)
+        self.work.spawn(self._answer(interaction, work, within, form_possible), what)
 
     async def _answer(
-        self, interaction: discord.Interaction[Any], work: Callable[[], Reply | None], within: float
+        self,
+        interaction: discord.Interaction[Any],
+        work: Callable[[], Reply | None],
+        within: float,
+        form_possible: bool,
     ) -> None:
         """Run the core; answer in time (defer if it takes long), privately when it says so."""
-        task = asyncio.ensure_future(self.work.run_sync(work))
+        task = asyncio.ensure_future(self.work.run_sync(work, opens_form=form_possible))
         done, _ = await asyncio.wait({task}, timeout=within)
         deferred = not done
         if deferred:
@@ -458,7 +465,7 @@ class DojoDiscord(discord.AutoShardedClient):
             )
             return self.dojo.handle_action(action)
 
-        await self.answer(interaction, work)
+        await self.answer(interaction, work, action_id in FORM_BUTTONS)
 
     # -- multi-page forms (Discord modals hold five inputs) ------------------------------------
 
@@ -501,7 +508,7 @@ class DojoDiscord(discord.AutoShardedClient):
             )
             return self.dojo.handle_action(action)
 
-        await self.answer(interaction, work, form_possible=False)  # no modal answers a modal
+        await self.answer(interaction, work)  # a form submission: no modal answers a modal
 
     async def open_next_page(
         self, interaction: discord.Interaction[Any], value: str, place: Place
@@ -838,9 +845,23 @@ def run_discord(
     ticker = Ticker(bot.dojo)
     ticker.start()
     try:
-        bot.run(token, log_handler=None)
+        asyncio.run(_serve(bot, token))
     finally:
         ticker.stop()
+
+
+async def _serve(bot: DojoDiscord, token: str) -> None:
+    """`Client.run` without its Ctrl-C-only handling: SIGTERM (systemd, containers) closes
+    the client the same way, after the interactions in flight are answered."""
+    stop = shutdown_signal()
+    async with bot:
+        runner = asyncio.create_task(bot.start(token))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not runner.done():
+            await bot.close()
+        await runner  # a login failure surfaces here
 
 
 def sync_commands(
@@ -869,7 +890,7 @@ def sync_commands(
 
 def may_open_form(name: str, text: str) -> bool:
     """Commands that can answer with a form: `vote` without scores, `bank add|import`,
-    `suggest` (the forms of bot/flows). Every button may (e.g. "Score", "Reject")."""
+    `suggest` (the forms of bot/flows); buttons: `FORM_BUTTONS`."""
     words = text.lower().split()
     if name == "vote":
         return not any(word.isdigit() for word in words)

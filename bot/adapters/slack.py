@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
@@ -44,9 +45,10 @@ from bot.port import (
     Place,
     Reply,
     ResolvedUser,
+    Transient,
 )
 from bot.render import SCORE
-from bot.workqueue import BUSY, WorkQueue
+from bot.workqueue import BUSY, WorkQueue, shutdown_signal
 
 log = logging.getLogger("dojo.slack")
 PLATFORM = "slack"
@@ -289,7 +291,12 @@ class SlackBot:
     """
 
     def __init__(
-        self, dojo: Dojo, client: AsyncWebClient, signing_secret: str | None, work: WorkQueue
+        self,
+        dojo: Dojo,
+        client: AsyncWebClient,
+        signing_secret: str | None,
+        work: WorkQueue,
+        authorized: AuthorizeResult,
     ) -> None:
         """`signing_secret` None: Socket Mode, where requests come over the app's own
         authenticated WebSocket and carry no signature to check."""
@@ -297,9 +304,18 @@ class SlackBot:
         self.client = client
         self.work = work
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self._busy_notices = 0
         self.users = UserCache(client)
+
+        async def authorize() -> AuthorizeResult:  # a plain function: Bolt passes by name
+            return authorized
+
+        # Bolt's single-team mode calls auth.test on the first request, before its ack: a slow
+        # or failing Web API would delay or refuse it. The token's auth.test answer is known
+        # from start-up, so Bolt is handed it (its client carries no token of its own).
         self.app = AsyncApp(
-            client=client,
+            client=AsyncWebClient(base_url=client.base_url, retry_handlers=[]),
+            authorize=authorize,
             signing_secret=signing_secret or "",
             request_verification_enabled=bool(signing_secret),
             process_before_response=False,
@@ -368,7 +384,9 @@ class SlackBot:
             event_id=f"{team}:cmd:{body.get('trigger_id')}",  # duplicates are per team
             mentions=await self.mentions(team, text),
         )
-        reply = await self.work.run_sync(lambda: self.dojo.handle_command(command))
+        reply = await self.work.run_sync(
+            self.dojo.handle_command, command, opens_form=_opens_form(text)
+        )
         await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -376,7 +394,17 @@ class SlackBot:
         if self.work.admit():
             self.work.spawn(self._action(body, respond), "button")
             return
-        # a button's acknowledgement cannot carry text: response_url, else an ephemeral message
+        if self._busy_notices >= self.work.limit:  # a flood: the notices are bounded too
+            log.warning("busy: a button press was refused without a notice")
+            return
+        self._busy_notices += 1
+        try:
+            await self._tell_busy(body, respond)
+        finally:
+            self._busy_notices -= 1
+
+    async def _tell_busy(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A button's acknowledgement cannot carry text: response_url, else ephemeral."""
         if body.get("response_url"):
             await respond(text=BUSY, response_type="ephemeral", replace_original=False)
             return
@@ -409,7 +437,7 @@ class SlackBot:
                 place,
                 event_id=f"{actor.workspace_id}:act:{element.get('action_ts')}:{user['id']}",
             )
-            reply = await self.work.run_sync(self.dojo.handle_action, action)
+            reply = await self.work.run_sync(self.dojo.handle_action, action, opens_form=scoring)
             await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
     async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -444,14 +472,13 @@ class SlackBot:
         handle: Callable[[dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]],
         what: str,
     ) -> Callable[[dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]]:
-        """Bolt acknowledges events itself; a full queue is refused before that, in
-        `http_app`, so that Slack delivers the event again later (Events API retries)."""
+        """Bolt acknowledges events itself, so an event that reaches a listener is never
+        dropped: over HTTP a full queue refuses events before Bolt (503: Slack sends them again
+        later); an event that slipped past that gate, or came by Socket Mode, is queued anyway."""
 
         async def listener(body: dict[str, Any], event: dict[str, Any]) -> None:
-            if self.work.admit():
-                self.work.spawn(handle(body, event), what)
-            else:
-                log.warning("busy: a %s arrived while the queue was full and is dropped", what)
+            self.work.admit(force=True)
+            self.work.spawn(handle(body, event), what)
 
         return listener
 
@@ -515,14 +542,34 @@ class SlackBot:
             message = replace(message, text=f"The form could not open. {message.text}", form=None)
             reply = Reply(message, private=True)
         outcome = await self._deliver(reply, actor, place, message)
-        if isinstance(outcome, Permanent) and respond is not None:
+        if isinstance(outcome, Permanent | Transient):
+            await self._fall_back(outcome, reply, actor, message, respond)
+
+    async def _fall_back(
+        self,
+        outcome: Permanent | Transient,
+        reply: Reply,
+        actor: Actor,
+        message: Message,
+        respond: AsyncRespond | None,
+    ) -> None:
+        """The reply did not get through (a refusal, or retries spent): the command's
+        `response_url` carries it with the reason and the fix; without one (a form) it goes
+        to the user's direct messages. An Ambiguous reply is left alone: it may be there."""
+        if isinstance(outcome, Permanent):
             note = f"(I cannot post in this channel myself: {describe(outcome)}.)"
+        else:
+            note = f"(Slack did not take my reply in the channel: {describe(outcome)}.)"
+        if respond is not None:
             await respond(
                 text=f"{fallback_text(message)}\n{note}",
                 blocks=[*message_blocks(message), _context(note)],
                 response_type="ephemeral" if reply.private else "in_channel",
                 replace_original=False,
             )
+        elif not (message.images or message.files):  # those went to the DM already
+            noted = replace(message, text=f"{message.text}\n\n{note}")
+            await self._direct(actor.user_id, noted)
 
     async def _deliver(self, reply: Reply, actor: Actor, place: Place, message: Message) -> Outcome:
         """Replies are awaited on the event loop, with the courier's retry rules for unkeyed
@@ -632,8 +679,17 @@ def build(
     an `AsyncWebClient` on the event loop."""
     client = web_client(token, api_url)
     dojo = dojo_factory(SlackPort(client))
-    dojo.limit_to(frozenset({str(client.auth_test()["team_id"])}))
-    return SlackBot(dojo, async_web_client(token, api_url), signing_secret, work or WorkQueue())
+    auth = client.auth_test()
+    dojo.limit_to(frozenset({str(auth["team_id"])}))
+    authorized = AuthorizeResult(
+        enterprise_id=auth.get("enterprise_id"),
+        team_id=auth.get("team_id"),
+        bot_user_id=auth.get("user_id"),
+        bot_id=auth.get("bot_id"),
+        bot_token=token,
+    )
+    bot_client = async_web_client(token, api_url)
+    return SlackBot(dojo, bot_client, signing_secret, work or WorkQueue(), authorized)
 
 
 _SHAPES: dict[str, tuple[type, ...]] = {
@@ -722,12 +778,13 @@ def http_app(bot: SlackBot) -> web.Application:
 async def serving(bot: SlackBot) -> AsyncIterator[None]:
     """One HTTP session for every Web API call while serving (kept-alive connections); at
     shutdown the jobs in flight finish before the session closes."""
-    bot.client.session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession()
+    bot.client.session = bot.app.client.session = session
     try:
         yield
     finally:
         await bot.work.drain()
-        await bot.client.session.close()
+        await session.close()
 
 
 def run_slack(
@@ -757,5 +814,9 @@ def run_slack(
 async def _socket_mode(bot: SlackBot, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    stop = shutdown_signal()
     async with serving(bot):
-        await AsyncSocketModeHandler(bot.app, app_token).start_async()  # type: ignore[no-untyped-call]
+        handler = AsyncSocketModeHandler(bot.app, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        await stop.wait()
+        await handler.close_async()  # type: ignore[no-untyped-call]  # then serving() drains
