@@ -37,9 +37,8 @@ def _thread_events(client: SlackClient, ts: str, count: int, prefix: str) -> lis
 
 def test_http_event_is_queued_or_refused_never_dropped(bank_db: Database) -> None:
     """Promise: an event that cannot be queued gets 503 so Slack retries it; nothing is lost.
-    Attack: a burst of thread-reply events against a small queue. The 503 gate in `http_app`
-    looks at `work.full()` before Bolt dispatches, but the listener admits later (Bolt runs it
-    after acknowledging), so several events pass the gate, get 200, and are then dropped."""
+    Attack: a burst of thread-reply events at once against a small queue: events that slip
+    past the 503 gate before the queue fills were acknowledged with 200 and must be queued."""
     work = WorkQueue(workers=1, limit=2)
     with running_slack(bank_db, work) as slack:
         _, ts, _ = _daily_with_button(slack)
@@ -58,8 +57,8 @@ def test_http_event_is_queued_or_refused_never_dropped(bank_db: Database) -> Non
 
 def test_socket_mode_event_is_queued_on_a_full_queue(bank_db: Database) -> None:
     """Promise: a Slack event on a full queue is not lost. In Socket Mode there is no HTTP 503
-    gate: Bolt acknowledges the envelope and `_on_event`'s listener logs "dropped". Shown here
-    by calling the listener Bolt would call, with the queue full."""
+    gate (Bolt acknowledges the envelope itself), so the listener Bolt calls must queue it even
+    when the queue is full."""
     work = WorkQueue(workers=1, limit=1)
     with running_slack(bank_db, work) as slack:
         listener = slack.bot._on_event(slack.bot._message, "message event")
@@ -80,8 +79,8 @@ def test_socket_mode_event_is_queued_on_a_full_queue(bank_db: Database) -> None:
 
 def test_form_submission_into_unpostable_channel_tells_the_user(bank_db: Database) -> None:
     """Promise: on a platform refusal the user still gets a specific message and a fix.
-    Attack: submit a vote form whose public result post is refused (`not_in_channel`). Forms
-    have no `respond`, so `_answer` drops the Permanent outcome: the voter hears nothing."""
+    Attack: submit a vote form whose answer is refused (`not_in_channel`). A form has no
+    response_url, so the answer, with the reason, must reach the voter by direct message."""
     work = WorkQueue(workers=2, limit=50)
     with running_slack(bank_db, work) as slack:
         slack.client.response_url = slack.fake.response_url
@@ -181,8 +180,7 @@ def test_socket_mode_sigterm_lets_the_request_in_flight_finish(
 ) -> None:
     """Promise: on SIGTERM the requests in flight finish before the process exits. Attack:
     `dojo run` in Socket Mode, a slow Web API (1.5 s a call), SIGTERM right after the command's
-    envelope is acknowledged. Nothing handles SIGTERM in Socket Mode (no aiohttp run_app), so
-    the process dies at once and the user's answer is never posted."""
+    envelope is acknowledged: the user's answer must still be posted before the exit."""
     import signal
     import subprocess
 
@@ -276,8 +274,8 @@ def test_discord_sigterm_lets_the_interaction_in_flight_finish(
 ) -> None:
     """Promise: on SIGTERM the requests in flight finish. Attack: `dojo run --platform
     discord`, a slow REST API (1 s a call), `/mlsd mock` (several posts), SIGTERM once the
-    interaction is deferred. discord.py's `Client.run` handles only Ctrl-C, so the process
-    dies at once: the user keeps "thinking…" and never gets the answer."""
+    interaction is deferred: the follow-up must still arrive (discord.py's `Client.run` handles
+    only Ctrl-C, so the bot handles SIGTERM itself)."""
     import os
     import signal
     import subprocess
@@ -323,9 +321,8 @@ def test_discord_sigterm_lets_the_interaction_in_flight_finish(
 
 def test_refused_buttons_do_not_grow_tasks_past_the_queue_limit(bank_db: Database) -> None:
     """Promise: "memory stays bounded by the limit". Attack: queue full (limit 1), a slow
-    response_url (2 s), 60 button presses at once. Each refused press is answered "busy" by
-    a task Bolt runs after the ack that is counted nowhere, so the tasks alive on the loop
-    grow with the burst, not with DOJO_QUEUE_LIMIT."""
+    response_url (2 s), 60 button presses at once. The "busy" notices are tasks too: they
+    must be bounded by DOJO_QUEUE_LIMIT, not grow with the burst."""
     work = WorkQueue(workers=1, limit=1)
     with running_slack(bank_db, work) as slack:
         slack.client.response_url = slack.fake.response_url
@@ -360,8 +357,7 @@ def test_refused_buttons_do_not_grow_tasks_past_the_queue_limit(bank_db: Databas
 def test_reply_lost_to_5xx_reaches_the_user_another_way(bank_db: Database) -> None:
     """Promise: on a platform refusal the user still gets a specific message. Attack: Slack's
     edge answers 503 to every `chat.postEphemeral` for the reply to `/mlsd help` (4 attempts,
-    ~3.5 s). The final outcome is Transient, and `_answer` only falls back to response_url for
-    Permanent ones: the user who typed the command sees nothing at all."""
+    ~3.5 s): once the retries are spent, the reply must come through response_url."""
     work = WorkQueue(workers=2, limit=50)
     with running_slack(bank_db, work) as slack:
         slack.client.response_url = slack.fake.response_url
@@ -390,12 +386,10 @@ def test_dropped_ephemeral_reply_is_not_repeated(bank_db: Database) -> None:
 
 
 def test_slack_vote_form_opens_before_its_trigger_expires(bank_db: Database) -> None:
-    """Promise: forms still open when they should. A Slack trigger_id lives 3 s; `views.open`
-    is awaited only after the core answered on a worker thread. Attack: every worker busy for
-    3.5 s (other users' requests), then `/mlsd vote #1`. `views.open` is called more than 3 s
-    after the command was sent: real Slack refuses it (expired_trigger_id) and the voter gets
-    the inline fallback instead of the form. The fake does not expire triggers, so the test
-    measures the delay itself."""
+    """Promise: forms still open when they should. A Slack trigger_id lives 3 s and
+    `views.open` needs the core's answer first. Attack: every core worker busy for 3.5 s
+    (other users' requests), then `/mlsd vote #1`: `views.open` must still come within 3 s (the
+    form lane). The fake does not expire triggers, so the test measures the delay itself."""
     from tests.test_ack_first import _command_answered, held_workers
 
     work = WorkQueue(workers=1, limit=50)
@@ -436,9 +430,8 @@ def test_slack_ack_latency_under_a_burst(bank_db: Database) -> None:
 
 def test_first_request_does_not_wait_for_auth_test(bank_db: Database) -> None:
     """Promise: every Slack request is acknowledged before any Web API call. Attack: a fresh
-    app and a slow Web API (3.5 s a call). Bolt's single-team authorization middleware calls
-    `auth.test` (awaited) before the listener runs, so the very first request's ack waits on
-    the Web API and misses Slack's 3 s."""
+    app and a slow Web API (3.5 s a call): Bolt's single-team authorization would call
+    `auth.test` before the first listener; the first ack must not wait for it."""
     work = WorkQueue(workers=2, limit=50)
     with running_slack(bank_db, work) as slack:
         slack.fake.latency = 3.5
@@ -454,8 +447,8 @@ def test_first_request_does_not_wait_for_auth_test(bank_db: Database) -> None:
 
 def test_auth_test_5xx_after_start_does_not_touch_requests(bank_db: Database) -> None:
     """Promise: a platform hiccup never costs the user their request. Attack: Slack's edge
-    answers 503 once to `auth.test`, which Bolt calls before the first listener. Bolt answers
-    that request itself with an error instead of acknowledging it, and the command is lost."""
+    answers 503 to `auth.test` after start-up: requests must not depend on it (Bolt would
+    answer the first one with "reinstall the app" and lose the command)."""
     work = WorkQueue(workers=2, limit=50)
     with running_slack(bank_db, work) as slack:
         slack.fake.plan.slack_status("auth.test", 503)
@@ -504,10 +497,9 @@ def test_event_refused_with_503_counts_once_when_slack_retries(bank_db: Database
 def test_socket_mode_event_is_not_dropped_through_dojo_run(
     tmp_path: Any, bank_db: Database
 ) -> None:
-    """The Socket Mode event loss through the real interface: `dojo run` with DOJO_QUEUE_LIMIT=1,
-    a slow Web API (3 s a call) so one command fills the queue, then a thread-reply event
-    envelope. The app acknowledges the envelope (Slack will never send it again) and the
-    listener then drops the event ("is dropped" in its log)."""
+    """Socket Mode through the real interface: `dojo run` with DOJO_QUEUE_LIMIT=1, a slow Web
+    API (3 s a call) so one command fills the queue, then a thread-reply event envelope. The
+    envelope is acknowledged (Slack will never send it again), so the event must be kept."""
     import subprocess
 
     from tests.support import DOJO_COMMAND
