@@ -338,9 +338,11 @@ class DojoDiscord(discord.AutoShardedClient):
     def actor_of(self, guild_id: int, user: discord.abc.User) -> Actor:
         """Admin: Manage Server, or a role whose *id* `dojo admins set` stored (a role name
         can be copied by anyone who may create roles; an id cannot)."""
+        roles = {str(r.id) for r in getattr(user, "roles", ()) if not r.is_default()}
         is_admin = isinstance(user, discord.Member) and (
             user.guild_permissions.manage_guild
-            or bool({str(role.id) for role in user.roles} & self.dojo.admin_ids(str(guild_id)))
+            # no role but @everyone: no stored role can match, no database read needed
+            or bool(roles and roles & self.dojo.admin_ids(str(guild_id)))
         )
         return Actor(str(guild_id), str(user.id), user.display_name, bool(is_admin))
 
