@@ -8,6 +8,8 @@ hand the work here. Two limits keep a burst from turning into timeouts or unboun
 - `workers` threads for the synchronous core (the database, and the core's own platform calls).
   Everything else an adapter waits on (lookups, replies) is awaited on the loop and holds no
   thread, so the thread count only has to match the database pool.
+- A form lane of its own (`FORM_WORKERS` threads) for work whose answer is a form, which has to
+  reach the platform within 3 s whatever else is queued.
 """
 
 from __future__ import annotations
