@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,39 +95,64 @@ def _slash_command(envelope_id: str, text: str) -> dict[str, Any]:
     }
 
 
-def test_dojo_run_serves_slack_in_socket_mode(tmp_path: Path, bank_db: Database) -> None:
+@dataclass
+class SocketModeRun:
+    """`dojo run` in Socket Mode and its fake; `stderr` is filled in once the process ended."""
+
+    fake: SocketModeSlack
+    process: subprocess.Popen[str]
+    stderr: str = ""
+
+
+@contextmanager
+def socket_mode_bot(db: Database, cwd: Path, **settings: str) -> Iterator[SocketModeRun]:
+    """`dojo run --platform slack` with an app token against a fresh fake, once its Socket Mode
+    link is open; `settings` are extra environment variables. Stopped (SIGTERM) at the end."""
     fake = SocketModeSlack(users=dict(USERS))
     api_url = fake.start()
     env = {
         **os.environ,
-        "DATABASE_URL": bank_db.url,
+        "DATABASE_URL": db.url,
         "SLACK_BOT_TOKEN": "xoxb-socket",
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_API_URL": api_url,
         "DOJO_LOG_LEVEL": "INFO",
+        **settings,
     }
     env.pop("SLACK_SIGNING_SECRET", None)
     process = subprocess.Popen(
         [*DOJO_COMMAND, "run", "--platform", "slack"],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    run = SocketModeRun(fake, process)
     try:
         deadline = time.monotonic() + 60
         while not fake.connected:
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the app never opened its Socket Mode link"
             time.sleep(0.1)
+        yield run
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        run.stderr = process.communicate(timeout=30)[1]
+        fake.stop()
+
+
+def acked(fake: SocketModeSlack, envelope_id: str) -> bool:
+    return any(a.get("envelope_id") == envelope_id for a in fake.acks)
+
+
+def test_dojo_run_serves_slack_in_socket_mode(tmp_path: Path, bank_db: Database) -> None:
+    with socket_mode_bot(bank_db, tmp_path) as run:
+        fake = run.fake
         fake.send(_slash_command("env-1", "help"))
-        fake.wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in fake.acks))
+        fake.wait_for(lambda: acked(fake, "env-1"))
         fake.wait_for(lambda: bool(fake.of("chat.postEphemeral")))
         assert "mlsd-dojo commands" in all_text(fake.of("chat.postEphemeral")[0])
         assert [a["envelope_id"] for a in fake.acks] == ["env-1"]  # acknowledged once
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-        fake.stop()
-    assert APP_TOKEN not in stderr and "xoxb-socket" not in stderr
+    assert APP_TOKEN not in run.stderr and "xoxb-socket" not in run.stderr
