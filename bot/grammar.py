@@ -229,6 +229,18 @@ Request = (
 )
 
 
+def opens_form(name: str, args: str) -> bool:
+    """Whether a command may answer with a form: `vote` without scores, `bank add|import`,
+    `suggest`. Adapters need it before the core answers: a form must be the first answer
+    (Slack's trigger and Discord's initial response live 3 s)."""
+    words = args.lower().split()
+    if name == "vote":
+        return not any(word.isdigit() for word in words)
+    if name == "bank":
+        return bool(words) and words[0] in ("add", "import")
+    return name == "suggest"
+
+
 def parse_mention(token: str, command: str | None = None) -> Mention | None:
     """A `<@ID>` mention (a Slack `|label` is ignored: anyone can type one); None for other
     words. Typed `@name` text names nobody: it is refused with a hint."""

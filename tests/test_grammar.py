@@ -33,6 +33,7 @@ from bot.grammar import (
     UsageError,
     Vote,
     help_text,
+    opens_form,
     parse,
     parse_days,
     parse_mention,
@@ -555,3 +556,20 @@ def test_help_vote_shows_the_vote_usage(shared_bank_db: Database, tmp_path: Path
     usage, summary = USAGE["vote"]
     assert reply.message.text.splitlines() == [usage, summary]
     assert usage == "/mlsd vote [#N] [S1..S6] [hire|lean-hire|lean-no|no-hire] [comment…]"
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "form"),
+    [
+        ("vote", "", True),
+        ("vote", "#3", True),
+        ("vote", "#3 3 3 3 3 3 3 hire", False),
+        ("bank", "add", True),
+        ("bank", "import", True),
+        ("bank", "list", False),
+        ("suggest", "", True),
+        ("help", "vote", False),
+    ],
+)
+def test_commands_that_may_answer_with_a_form(name: str, args: str, form: bool) -> None:
+    assert opens_form(name, args) is form

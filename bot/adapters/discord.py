@@ -38,7 +38,14 @@ from bot.adapters.discord_render import (
 from bot.adapters.faults import attempt_async
 from bot.delivery import describe
 from bot.engine import Dojo
-from bot.grammar import DEFAULT_EXTEND_MINUTES, MAX_EXTEND_MINUTES, PERIODS, SIGNALS, USAGE
+from bot.grammar import (
+    DEFAULT_EXTEND_MINUTES,
+    MAX_EXTEND_MINUTES,
+    PERIODS,
+    SIGNALS,
+    USAGE,
+    opens_form,
+)
 from bot.partner_render import REJECT
 from bot.port import (
     Action,
@@ -449,7 +456,7 @@ class DojoDiscord(discord.AutoShardedClient):
             )
             return self.dojo.handle_command(command)
 
-        await self.answer(interaction, work, may_open_form(name, text))
+        await self.answer(interaction, work, opens_form(name, text))
 
     async def on_button(
         self, interaction: discord.Interaction[Any], action_id: str, value: str
@@ -888,17 +895,6 @@ def sync_commands(
             return count
 
     return asyncio.run(main())
-
-
-def may_open_form(name: str, text: str) -> bool:
-    """Commands that can answer with a form: `vote` without scores, `bank add|import`,
-    `suggest` (the forms of bot/flows); buttons: `FORM_BUTTONS`."""
-    words = text.lower().split()
-    if name == "vote":
-        return not any(word.isdigit() for word in words)
-    if name == "bank":
-        return bool(words) and words[0] in ("add", "import")
-    return name == "suggest"
 
 
 def client_id_from_token(token: str) -> str:

@@ -34,6 +34,7 @@ from bot.adapters.blockkit import fallback_text, message_blocks, modal_view, sub
 from bot.adapters.faults import attempt, attempt_async, classify_slack
 from bot.delivery import describe, retry_async
 from bot.engine import Dojo
+from bot.grammar import opens_form
 from bot.port import (
     Action,
     Actor,
@@ -369,12 +370,15 @@ class SlackBot:
     async def _command(self, body: dict[str, Any], respond: AsyncRespond | None = None) -> None:
         team = body["team_id"]
         text = body.get("text", "")
+        name, _, args = text.strip().partition(" ")
+        form = opens_form(name.lower(), args)
+        # the vote form needs no admin flag, so `views.open` goes first (its trigger lives 3 s)
         actor = await self.actor(
             team,
             body["user_id"],
             body.get("user_name"),
             body.get("enterprise_id"),
-            lookup=not _opens_form(text),
+            lookup=not (form and name.lower() == "vote"),
         )
         place = Place(body["channel_id"])
         command = Command.from_text(
@@ -384,9 +388,7 @@ class SlackBot:
             event_id=f"{team}:cmd:{body.get('trigger_id')}",  # duplicates are per team
             mentions=await self.mentions(team, text),
         )
-        reply = await self.work.run_sync(
-            self.dojo.handle_command, command, opens_form=_opens_form(text)
-        )
+        reply = await self.work.run_sync(self.dojo.handle_command, command, opens_form=form)
         await self._answer(reply, actor, place, body.get("trigger_id"), respond)
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -643,12 +645,6 @@ class SlackBot:
 
     async def _call(self, what: str, call: Awaitable[Any]) -> tuple[Any, Outcome]:
         return await attempt_async(call, what, classify_slack)
-
-
-def _opens_form(text: str) -> bool:
-    """A `/mlsd vote` without scores answers with the rubric form."""
-    words = text.split()
-    return bool(words) and words[0].lower() == "vote" and not any(w.isdigit() for w in words[1:])
 
 
 def _context(text: str) -> dict[str, Any]:
