@@ -362,9 +362,9 @@ def test_dropped_ephemeral_reply_is_not_repeated(bank_db: Database) -> None:
 
 def test_slack_vote_form_opens_before_its_trigger_expires(bank_db: Database) -> None:
     """Promise: forms still open when they should. A Slack trigger_id lives 3 s and
-    `views.open` needs the core's answer first. Attack: every core worker busy for 3.5 s
-    (other users' requests), then `/mlsd vote #1`: `views.open` must still come within 3 s (the
-    form lane). The fake does not expire triggers, so the test measures the delay itself."""
+    `views.open` needs the core's answer first. Attack: every core worker held (other users'
+    requests), then `/mlsd vote #1`: the form must open while they are still held (the form
+    lane), not after them."""
     from tests.test_ack_first import _command_answered, held_workers
 
     work = WorkQueue(workers=1, limit=50)
@@ -372,35 +372,27 @@ def test_slack_vote_form_opens_before_its_trigger_expires(bank_db: Database) -> 
         for user, text in (("UALICE", "mock recsys"), ("UALICE", "end #1")):
             _command_answered(slack, user, text)
         mark = slack.fake.mark()
-        gate = threading.Timer(3.5, lambda: None)
         with held_workers(slack.server.loop, work):
-            sent = time.monotonic()
             assert slack.client.command("UBOB", "vote #1").status == 200
-            gate.start()
-            gate.join()
-        slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "views.open")))
-        opened_after = slack.fake.since(mark, "views.open")[0].at - sent
-        assert opened_after < 3.0, f"views.open {opened_after:.1f} s after the trigger was issued"
+            slack.fake.wait_for(lambda: bool(slack.fake.since(mark, "views.open")), timeout=8)
 
 
-def test_slack_ack_latency_under_a_burst(bank_db: Database) -> None:
+def test_slack_burst_is_acknowledged_and_answered_once(bank_db: Database) -> None:
     """Probe: 200 slash commands from 20 clients at once, the Web API slow (0.5 s a call):
-    every acknowledgement within Slack's 3 s."""
+    every one acknowledged and answered exactly once (the latencies are bench/load.py's)."""
     work = WorkQueue(workers=2, limit=1000)
     with running_slack(bank_db, work) as slack:
         slack.fake.latency = 0.5
-
-        def timed(i: int) -> float:
-            start = time.monotonic()
-            assert slack.client.command(f"UB{i:03d}", "help").status == 200
-            return time.monotonic() - start
-
+        mark = slack.fake.mark()
         with ThreadPoolExecutor(20) as pool:
-            times = sorted(pool.map(timed, range(200)))
+            statuses = list(
+                pool.map(lambda i: slack.client.command(f"UB{i:03d}", "help").status, range(200))
+            )
+        assert statuses == [200] * 200
         slack.fake.latency = 0.0
         slack.fake.wait_for(lambda: work.in_flight == 0, timeout=60)
-        print(f"ack p50 {times[100]:.3f} s, p99 {times[197]:.3f} s, max {times[-1]:.3f} s")
-        assert times[-1] < 3.0
+        answered = [c.params["user"] for c in slack.fake.since(mark, "chat.postEphemeral")]
+        assert sorted(answered) == sorted(f"UB{i:03d}" for i in range(200))
 
 
 def test_first_request_does_not_wait_for_auth_test(bank_db: Database) -> None:
