@@ -116,18 +116,10 @@ def slow_down(kind: Kind, wait: int) -> str:
     return f"Slow down: too many {WHAT[kind]} for now. Try again in {wait} s."
 
 
-# Scheduled fan-out (the daily question to every scheduled channel at once), per process and
-# workspace. Slack: chat.postMessage allows about one message per second per channel with
-# bursts, and several hundred per minute per workspace (Web API "Rate limits" page); one post per
-# channel keeps the first limit, this keeps the second. Discord: 50 requests/s per bot globally;
-# discord.py follows the per-route buckets from the X-RateLimit headers, and this leaves room
-# for interactive answers.
-FANOUT_RATES = {"slack": "300/minute", "discord": "40/second"}
-
-
 class Pacer:
     """Outbound pacing: unlike `RateLimiter`, which refuses, `wait` sleeps until the send fits
-    the rate (a moving window, so a burst up to the rate goes out at once)."""
+    the rate (a moving window, so a burst up to the rate goes out at once). The scheduled
+    fan-out uses one, at the rate its platform's adapter sets (`Context.fanout`)."""
 
     def __init__(self, rate: str, sleep: Callable[[float], None] = time.sleep) -> None:
         self.item = parse(rate)
@@ -143,9 +135,3 @@ class Pacer:
             self.sleep(pause)
             waited += pause
         return waited
-
-
-def fanout_pacer(platform: str) -> Pacer | None:
-    """The platform's fan-out pacing (None: the console, which has no limits)."""
-    rate = FANOUT_RATES.get(platform)
-    return None if rate is None else Pacer(rate)

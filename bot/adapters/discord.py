@@ -62,6 +62,7 @@ from bot.port import (
     ResolvedUser,
     Style,
 )
+from bot.ratelimit import Pacer
 from bot.render import SCORE
 from bot.workqueue import BUSY, WorkQueue, shutdown_signal
 
@@ -72,6 +73,9 @@ PLATFORM = "discord"
 # A form must be the first response, so what may answer with one waits longer for the core.
 ANSWER_WITHIN = 0.15
 FORM_WITHIN = 2.0
+# the daily fan-out: a bot may make 50 requests a second in all; discord.py follows the
+# per-route buckets from the X-RateLimit headers, this leaves room for interactive answers
+FANOUT_RATE = "40/second"
 FORM_BUTTONS = frozenset({SCORE, REJECT})  # buttons whose answer is a form (score, reason)
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 # What the bot needs in a channel: see `invite_url`.
@@ -312,6 +316,7 @@ class DojoDiscord(discord.AutoShardedClient):
         super().__init__(intents=intents, shard_count=None if sharded else 1, **options)
         self.tree = app_commands.CommandTree(self)
         self.dojo = dojo_factory(DiscordPort(self))
+        self.dojo.ctx.fanout = Pacer(FANOUT_RATE)
         self.sync_commands = sync_commands
         self.work = work or WorkQueue()
         self.answer_within = answer_within

@@ -48,6 +48,7 @@ from bot.port import (
     ResolvedUser,
     Transient,
 )
+from bot.ratelimit import Pacer
 from bot.render import SCORE
 from bot.workqueue import BUSY, WorkQueue, shutdown_signal
 
@@ -58,6 +59,10 @@ EVENT_TYPE = "mlsd_post"  # message metadata type that carries a post's idempote
 HISTORY_LIMIT = 200
 # thread replies that count as answers: plain, "also send to channel", and with files
 ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
+# the daily fan-out, per workspace: chat.postMessage allows about one message a second per
+# channel with bursts and several hundred a minute per workspace (Web API "Rate limits"); one
+# post per channel keeps the first, this the second
+FANOUT_RATE = "300/minute"
 
 
 def web_client(token: str, base_url: str) -> WebClient:
@@ -675,6 +680,7 @@ def build(
     an `AsyncWebClient` on the event loop."""
     client = web_client(token, api_url)
     dojo = dojo_factory(SlackPort(client))
+    dojo.ctx.fanout = Pacer(FANOUT_RATE)
     auth = client.auth_test()
     dojo.limit_to(frozenset({str(auth["team_id"])}))
     authorized = AuthorizeResult(

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.community import Seen
 from bot.delivery import Courier
 from bot.port import Actor, ChatPort, Place
-from bot.ratelimit import Pacer, fanout_pacer
+from bot.ratelimit import Pacer
 
 log = logging.getLogger("dojo.due")
 
@@ -33,12 +33,11 @@ class Context:
     max_interviewers: int = 4
     # the workspaces whose due work this process does: its platform's, all or some (bank/scope.py)
     scope: Scope = field(init=False)
-    # paces the scheduled fan-out (daily questions) to the platform's rate limits
-    fanout: Pacer | None = field(init=False)
+    # paces the scheduled fan-out (daily questions); each adapter sets its platform's rate
+    fanout: Pacer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.scope = Scope(self.platform)
-        self.fanout = fanout_pacer(self.platform)
 
     sleep: Callable[[float], None] = time.sleep  # waits between platform retries (tests: no-op)
 
